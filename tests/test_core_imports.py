@@ -1,0 +1,23 @@
+"""The core must stay importable without Qt or napari (widgets are a thin layer on top)."""
+
+import subprocess
+import sys
+
+CORE_MODULES = [
+    "napari_tsne_label",
+    "napari_tsne_label.cli",
+    "napari_tsne_label.progress",
+    "napari_tsne_label.errors",
+]
+
+
+def test_core_modules_load_no_qt_or_napari():
+    code = (
+        "import importlib, sys\n"
+        f"for name in {CORE_MODULES!r}:\n"
+        "    importlib.import_module(name)\n"
+        "loaded = sorted(m for m in ('qtpy', 'napari', 'PyQt5', 'PySide6') if m in sys.modules)\n"
+        "print(','.join(loaded))\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == ""
