@@ -18,6 +18,7 @@ COMMAND_MODULES = (
     "napari_tsne_label.cli.extract_command",
     "napari_tsne_label.cli.embed_command",
     "napari_tsne_label.cli.emulate_command",
+    "napari_tsne_label.cli.demo_command",
 )
 
 
