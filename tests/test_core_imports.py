@@ -8,6 +8,7 @@ CORE_MODULES = [
     "napari_tsne_label.cli",
     "napari_tsne_label.progress",
     "napari_tsne_label.errors",
+    "napari_tsne_label.store",
 ]
 
 
