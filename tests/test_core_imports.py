@@ -9,6 +9,7 @@ CORE_MODULES = [
     "napari_tsne_label.progress",
     "napari_tsne_label.errors",
     "napari_tsne_label.store",
+    "napari_tsne_label.labeling",
 ]
 
 
