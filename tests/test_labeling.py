@@ -174,3 +174,44 @@ def test_focus_needs_positions_and_valid_index(project):
         session.select_focus(12)
     with pytest.raises(ValueError, match=r"positions must have shape \(12, d\)"):
         session.set_positions(np.zeros((3, 2)))
+
+
+def clustered_map(rng):
+    """12 samples: map clusters A = 0..5 (features alike), B = 6..11 (features of two kinds).
+
+    Returns positions (12, 3) and features (12, 8).
+    """
+    centres = np.repeat([[0.0, 0.0, 0.0], [100.0, 0.0, 0.0]], 6, axis=0)
+    positions = centres + rng.normal(scale=0.5, size=(N, 3))
+    kinds = np.array([0] * 6 + [1, 2] * 3)
+    features = np.eye(8)[kinds] + rng.normal(scale=0.01, size=(N, 8))
+    return positions, features
+
+
+def test_feature_clusters_recover_separated_groups():
+    from napari_tsne_label.labeling import feature_clusters
+
+    rng = np.random.default_rng(1)
+    kinds = np.repeat([0, 1, 2], 20)
+    features = np.eye(5)[kinds] * 3 + rng.normal(scale=0.05, size=(60, 5))
+    clusters = feature_clusters(features, n_clusters=3)
+    assert clusters.shape == (60,) and clusters.dtype == np.int64
+    for kind in range(3):
+        assert len(np.unique(clusters[kinds == kind])) == 1
+    assert len(np.unique(clusters)) == 3
+
+
+def test_suggestion_prefers_the_homogeneous_unlabeled_cluster(project):
+    positions, features = clustered_map(np.random.default_rng(0))
+    session = LabelingSession(project, positions)
+    assert session.suggest_focus(features, n_clusters=3) in range(6)
+    project.apply_label(range(6), 0)
+    assert session.suggest_focus(features, n_clusters=3) in range(6, 12)
+    assert project.actions()[-1].kind == "label"
+
+
+def test_suggestion_with_everything_labeled_is_refused(project):
+    positions, features = clustered_map(np.random.default_rng(0))
+    project.apply_label(range(N), 1)
+    with pytest.raises(UserInputError, match="^every sample is labeled: nothing left to suggest$"):
+        LabelingSession(project, positions).suggest_focus(features)

@@ -14,9 +14,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from napari_tsne_label.emulation.annotator import THETA_K, count_opportunities, sorted_neighbours
 from napari_tsne_label.errors import UserInputError
 from napari_tsne_label.store import Project
+from napari_tsne_label.tsne.tree import build_tree
 
+FEATURE_CLUSTERS = 10
+KMEANS_ITERATIONS = 30
 USER_ACTION_KINDS = frozenset({"focus", "slider", "deselect", "reselect", "label", "undo", "redo"})
 
 
@@ -187,6 +191,27 @@ class LabelingSession:
             1 for a in self.project.actions() if a.source == self.source and a.kind in USER_ACTION_KINDS
         )
 
+    def suggest_focus(self, features: np.ndarray, n_clusters: int = FEATURE_CLUSTERS,
+                      theta_k: float = THETA_K) -> int:
+        """The unlabeled sample whose map neighbourhood holds the most similar unlabeled samples.
+
+        The emulation's Barnes-Hut focus kernel (Algorithm 1) counts, for every point, the
+        entered octree cells whose anchor is unlabeled and of the point's class; a real user has
+        no ground truth, so the classes are the ``n_clusters`` k-means clusters of the (N, D)
+        ``features`` (similarity in feature space). Not an action: nothing is logged.
+        """
+        if self.positions is None:
+            raise UserInputError("the map has no positions yet: extract features and start t-SNE")
+        labels = self.project.labels
+        if np.all(labels >= 0):
+            raise UserInputError("every sample is labeled: nothing left to suggest")
+        tree = build_tree(self.positions)
+        similar = feature_clusters(features, n_clusters)
+        counts = count_opportunities(tree.centers, tree.widths, tree.children, tree.anchors,
+                                     self.positions, similar, labels, theta_k)
+        counts[labels >= 0] = -1
+        return int(np.argmax(counts))
+
     # ------------------------------------------------------------------ internals
 
     def _checked_index(self, index: int) -> int:
@@ -199,6 +224,41 @@ class LabelingSession:
         """Every other sample sorted by embedding distance from ``index`` (ties by index)."""
         if self.positions is None:
             raise UserInputError("the map has no positions yet: extract features and start t-SNE")
-        distances = np.sum((self.positions - self.positions[index]) ** 2, axis=1)
-        order = np.argsort(distances, kind="stable")
-        return order[order != index].astype(np.int64)
+        return sorted_neighbours(self.positions, index).astype(np.int64)
+
+
+def feature_clusters(features: np.ndarray, n_clusters: int = FEATURE_CLUSTERS,
+                     seed: int = 0) -> np.ndarray:
+    """Seeded k-means (k-means++ start, Lloyd steps) of L2-normalised (N, D) features; (N,) int64.
+
+    Samples in one cluster count as alike when the suggestion judges neighbourhood homogeneity.
+    """
+    X = np.asarray(features, dtype=np.float64)
+    X = X / np.maximum(np.linalg.norm(X, axis=1, keepdims=True), 1e-12)
+    n_clusters = int(min(n_clusters, len(X)))
+    centres = _kmeans_plus_plus(X, n_clusters, np.random.default_rng(seed))
+    assignment = np.zeros(len(X), dtype=np.int64)
+    for _ in range(KMEANS_ITERATIONS):
+        assignment = _nearest_centre(X, centres)
+        for c in range(n_clusters):
+            members = X[assignment == c]
+            if len(members):
+                centres[c] = members.mean(axis=0)
+    return assignment
+
+
+def _nearest_centre(X: np.ndarray, centres: np.ndarray) -> np.ndarray:
+    distances = (X**2).sum(1)[:, None] - 2 * X @ centres.T + (centres**2).sum(1)[None, :]
+    return np.argmin(distances, axis=1).astype(np.int64)
+
+
+def _kmeans_plus_plus(X: np.ndarray, n_clusters: int, rng: np.random.Generator) -> np.ndarray:
+    centres = np.empty((n_clusters, X.shape[1]))
+    centres[0] = X[rng.integers(len(X))]
+    closest = ((X - centres[0]) ** 2).sum(axis=1)
+    for c in range(1, n_clusters):
+        total = closest.sum()
+        pick = rng.choice(len(X), p=closest / total) if total > 0 else rng.integers(len(X))
+        centres[c] = X[pick]
+        closest = np.minimum(closest, ((X - centres[c]) ** 2).sum(axis=1))
+    return centres
