@@ -1,0 +1,308 @@
+"""The semi-supervised t-SNE gradient of equation (1): exact O(N^2) reference and Barnes-Hut.
+
+dC/dy_i = 4 * (alpha * sum_j a_ij p_ij t_ij (y_i - y_j) / sum_kl a_kl p_kl
+               - sum_j b_ij t_ij^2 (y_i - y_j) / sum_kl b_kl t_kl),  t_ij = 1 / (1 + |y_i - y_j|^2).
+
+Both points labeled: same label a_ij = 1/N + u_i u_j f / N_s, different labels
+a_ij = 1/N - u_i u_j f / N_o and b_ij = 1 + u_i u_j r; otherwise a_ij = 1/N, b_ij = 1. N_s is the
+number of other labeled points sharing i's label, N_o the number of labeled points with another.
+Barnes-Hut splits the repulsion into the plain sum over all points plus r times the mismatched
+labeled pairs, which is (all labeled) - (same label): two weighted trees, no O(L^2) pair loop.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import numpy as np
+from numba import njit, prange
+
+from napari_tsne_label.tsne.affinities import Affinities
+from napari_tsne_label.tsne.tree import build_tree
+
+
+class LabelWeights(NamedTuple):
+    """Per-point label terms of equation (1), all shape (N,).
+
+    Attributes
+    ----------
+    labels : int64, -1 = unlabeled.
+    u : float64 point learning rates in [0, 1] (0 for unlabeled points).
+    same : float64 f / N_s for labeled points (0 if none share the label).
+    other : float64 f / N_o for labeled points (0 if no other label exists).
+    r : float -- repulsion emphasis.
+    """
+
+    labels: np.ndarray
+    u: np.ndarray
+    same: np.ndarray
+    other: np.ndarray
+    r: float
+
+
+def label_weights(labels: np.ndarray, u: np.ndarray, f: float, r: float) -> LabelWeights:
+    """Precompute f / N_s and f / N_o per point from labels (N,) int (-1 unlabeled) and u (N,)."""
+    labels = np.asarray(labels, dtype=np.int64)
+    labeled = labels >= 0
+    classes, class_sizes = np.unique(labels[labeled], return_counts=True)
+    size_of_own = np.zeros(len(labels))
+    size_of_own[labeled] = class_sizes[np.searchsorted(classes, labels[labeled])]
+    n_same = np.where(labeled, size_of_own - 1, 0)
+    n_other = np.where(labeled, labeled.sum() - size_of_own, 0)
+    with np.errstate(divide="ignore"):
+        same = np.where(n_same > 0, f / np.maximum(n_same, 1), 0.0)
+        other = np.where(n_other > 0, f / np.maximum(n_other, 1), 0.0)
+    u = np.where(labeled, np.asarray(u, dtype=np.float64), 0.0)
+    return LabelWeights(labels, u, same, other, float(r))
+
+
+def unlabeled_weights(n: int) -> LabelWeights:
+    """Label terms for plain t-SNE: nobody labeled."""
+    zeros = np.zeros(n)
+    return LabelWeights(np.full(n, -1, np.int64), zeros, zeros, zeros, 0.0)
+
+
+# --------------------------------------------------------------------------- exact reference
+
+
+def exact_gradient(
+    Y: np.ndarray, P: np.ndarray, weights: LabelWeights, exaggeration: float = 1.0
+) -> np.ndarray:
+    """Equation (1) evaluated over all pairs, O(N^2) memory and time: the tests' oracle.
+
+    Y (N, d) positions, P (N, N) dense symmetric affinities; returns the (N, d) gradient.
+    """
+    n = len(Y)
+    diff = Y[:, None, :] - Y[None, :, :]
+    t = 1.0 / (1.0 + (diff**2).sum(axis=2))
+    np.fill_diagonal(t, 0.0)
+    labels = weights.labels
+    both = (labels[:, None] >= 0) & (labels[None, :] >= 0)
+    same = both & (labels[:, None] == labels[None, :])
+    mismatched = both & ~same
+    uu = weights.u[:, None] * weights.u[None, :]
+    a = 1.0 / n + same * uu * weights.same[:, None] - mismatched * uu * weights.other[:, None]
+    b = 1.0 + mismatched * uu * weights.r
+    np.fill_diagonal(a, 0.0)
+    np.fill_diagonal(b, 0.0)
+    attraction = np.einsum("ij,ijk->ik", a * P * t, diff) / (a * P).sum()
+    repulsion = np.einsum("ij,ijk->ik", b * t * t, diff) / (b * t).sum()
+    return 4.0 * (exaggeration * attraction - repulsion)
+
+
+def exact_kl_divergence(Y: np.ndarray, P: np.ndarray) -> float:
+    """KL(P || Q) of plain t-SNE over all pairs, O(N^2): the oracle for :func:`kl_divergence`."""
+    diff = Y[:, None, :] - Y[None, :, :]
+    t = 1.0 / (1.0 + (diff**2).sum(axis=2))
+    np.fill_diagonal(t, 0.0)
+    q = t / t.sum()
+    mask = P > 0
+    return float((P[mask] * np.log(P[mask] / q[mask])).sum())
+
+
+# --------------------------------------------------------------------------- Barnes-Hut
+
+
+class GradientBuffers(NamedTuple):
+    """Scratch arrays reused every iteration so the hot loop allocates nothing per point."""
+
+    attraction: np.ndarray  # (N, d)
+    attraction_norm: np.ndarray  # (N,)
+    repulsion: np.ndarray  # (N, d)
+    repulsion_norm: np.ndarray  # (N,)
+    ones: np.ndarray  # (N,)
+
+    @classmethod
+    def empty(cls, n: int, d: int) -> GradientBuffers:
+        """Buffers for N points in d dimensions."""
+        return cls(np.empty((n, d)), np.empty(n), np.empty((n, d)), np.empty(n), np.ones(n))
+
+
+def bh_gradient(
+    Y: np.ndarray,
+    P: Affinities,
+    weights: LabelWeights,
+    exaggeration: float = 1.0,
+    theta: float = 0.5,
+    out: np.ndarray | None = None,
+    buffers: GradientBuffers | None = None,
+) -> np.ndarray:
+    """Equation (1) with Barnes-Hut repulsion (theta = 0: exact) and sparse attraction.
+
+    Y (N, d) float64 positions, d = 2 or 3; returns the (N, d) gradient (written into ``out``).
+    """
+    n, d = Y.shape
+    out = np.empty((n, d)) if out is None else out
+    buffers = GradientBuffers.empty(n, d) if buffers is None else buffers
+    _attraction(Y, P.indptr, P.indices, P.values, *weights[:4], 1.0 / n,
+                buffers.attraction, buffers.attraction_norm)
+    tree = build_tree(Y)
+    _bh_sums(Y, tree.order, tree.leaf_of, buffers.ones, tree.centers, tree.widths, tree.counts,
+             tree.skips, theta * theta, buffers.repulsion, buffers.repulsion_norm)
+    repulsion_total = buffers.repulsion_norm.sum()
+    if weights.r > 0:
+        extra_norm = _add_mismatch_repulsion(Y, weights, theta, buffers.repulsion)
+        repulsion_total += extra_norm
+    attraction_total = buffers.attraction_norm.sum()
+    _combine(buffers.attraction, buffers.repulsion, 4.0 * exaggeration / attraction_total,
+             4.0 / repulsion_total, out)
+    return out
+
+
+def kl_divergence(Y: np.ndarray, P: Affinities, theta: float = 0.5) -> float:
+    """KL(P || Q) of plain t-SNE, the normaliser sum t_kl from Barnes-Hut (theta = 0: exact)."""
+    tree = build_tree(Y)
+    n, d = Y.shape
+    force, z = np.empty((n, d)), np.empty(n)
+    _bh_sums(Y, tree.order, tree.leaf_of, np.ones(n), tree.centers, tree.widths, tree.counts,
+             tree.skips, theta * theta, force, z)
+    return float(_kl_terms(Y, P.indptr, P.indices, P.values).sum() + np.log(z.sum()))
+
+
+def _add_mismatch_repulsion(Y, weights: LabelWeights, theta: float, repulsion) -> float:
+    """Add r u_i sum_{j: other label} u_j t_ij^2 (y_i - y_j) to ``repulsion``; return r sum u u t.
+
+    The sum over other labels is the sum over all labeled points minus the sum over i's class.
+    """
+    active = np.flatnonzero((weights.labels >= 0) & (weights.u > 0))
+    classes = np.unique(weights.labels[active])
+    if len(classes) < 2:
+        return 0.0
+    d = Y.shape[1]
+    force_all, z_all = _weighted_bh(Y, active, weights.u, theta)
+    force_own, z_own = np.empty((len(active), d)), np.empty(len(active))
+    active_labels = weights.labels[active]
+    for label in classes:
+        in_class = np.flatnonzero(active_labels == label)
+        force_own[in_class], z_own[in_class] = _weighted_bh(Y, active[in_class], weights.u, theta)
+    scale = weights.r * weights.u[active]
+    repulsion[active] += scale[:, None] * (force_all - force_own)
+    return float((scale * (z_all - z_own)).sum())
+
+
+def _weighted_bh(Y, members: np.ndarray, u: np.ndarray, theta: float):
+    """For each member i: sum over other members j of u_j t_ij^2 (y_i - y_j) and of u_j t_ij."""
+    sub = Y[members]
+    tree = build_tree(sub)
+    w = u[members]
+    masses, centers = _weighted_moments(sub, w, tree.order, tree.starts, tree.counts, tree.centers)
+    force, z = np.empty_like(sub), np.empty(len(members))
+    _bh_sums(sub, np.arange(len(members)), tree.leaf_of, w, centers, tree.widths, masses,
+             tree.skips, theta * theta, force, z)
+    return force, z
+
+
+@njit(parallel=True, cache=True)
+def _weighted_moments(Y, w, order, starts, counts, fallback_centers):
+    """Total weight and weighted centre of every cell (the plain centre where the weight is 0)."""
+    m, d = fallback_centers.shape
+    masses = np.zeros(m)
+    centers = np.empty((m, d))
+    for z in prange(m):
+        acc = np.zeros(d)
+        for k in range(starts[z], starts[z] + counts[z]):
+            p = order[k]
+            masses[z] += w[p]
+            for a in range(d):
+                acc[a] += w[p] * Y[p, a]
+        if masses[z] > 0:
+            centers[z] = acc / masses[z]
+        else:
+            centers[z] = fallback_centers[z]
+    return masses, centers
+
+
+@njit(parallel=True, cache=True)
+def _bh_sums(Y, queries, self_leaf, self_mass, centers, widths, masses, skips, theta2,
+             out_force, out_norm):
+    """Barnes-Hut sums for each query point i = queries[q] (a row of Y).
+
+    out_force[i] = sum_j m_j t_ij^2 (y_i - y_j), out_norm[i] = sum_j m_j t_ij over the other
+    points; a cell is summarised at its centre when width^2 <= theta^2 * distance^2.
+    """
+    d = Y.shape[1]
+    n_nodes = len(skips)
+    for q in prange(len(queries)):
+        i = queries[q]
+        norm = 0.0
+        f0 = 0.0
+        f1 = 0.0
+        f2 = 0.0
+        z = 0
+        while z < n_nodes:
+            d0 = Y[i, 0] - centers[z, 0]
+            d1 = Y[i, 1] - centers[z, 1]
+            d2 = Y[i, 2] - centers[z, 2] if d == 3 else 0.0
+            dist2 = d0 * d0 + d1 * d1 + d2 * d2
+            is_leaf = skips[z] == z + 1
+            if is_leaf or widths[z] * widths[z] <= theta2 * dist2:
+                mass = masses[z]
+                if is_leaf and z == self_leaf[i]:
+                    mass -= self_mass[i]
+                if mass > 0:
+                    t = 1.0 / (1.0 + dist2)
+                    norm += mass * t
+                    mt2 = mass * t * t
+                    f0 += mt2 * d0
+                    f1 += mt2 * d1
+                    f2 += mt2 * d2
+                z = skips[z]
+            else:
+                z += 1
+        out_norm[i] = norm
+        out_force[i, 0] = f0
+        out_force[i, 1] = f1
+        if d == 3:
+            out_force[i, 2] = f2
+
+
+@njit(parallel=True, cache=True)
+def _attraction(Y, indptr, indices, values, labels, u, same, other, base, out_force, out_norm):
+    """out_force[i] = sum_j a_ij p_ij t_ij (y_i - y_j) over P's row i; out_norm[i] = sum_j a_ij p_ij."""
+    n, d = Y.shape
+    for i in prange(n):
+        norm = 0.0
+        for a in range(d):
+            out_force[i, a] = 0.0
+        for e in range(indptr[i], indptr[i + 1]):
+            j = indices[e]
+            pair = base
+            if labels[i] >= 0 and labels[j] >= 0:
+                if labels[i] == labels[j]:
+                    pair += u[i] * u[j] * same[i]
+                else:
+                    pair -= u[i] * u[j] * other[i]
+            weight = pair * values[e]
+            dist2 = 0.0
+            for a in range(d):
+                diff = Y[i, a] - Y[j, a]
+                dist2 += diff * diff
+            wt = weight / (1.0 + dist2)
+            for a in range(d):
+                out_force[i, a] += wt * (Y[i, a] - Y[j, a])
+            norm += weight
+        out_norm[i] = norm
+
+
+@njit(parallel=True, cache=True)
+def _combine(attraction, repulsion, attraction_scale, repulsion_scale, out):
+    n, d = out.shape
+    for i in prange(n):
+        for a in range(d):
+            out[i, a] = attraction_scale * attraction[i, a] - repulsion_scale * repulsion[i, a]
+
+
+@njit(parallel=True, cache=True)
+def _kl_terms(Y, indptr, indices, values):
+    """Per point: sum_j p_ij (log p_ij - log t_ij); adding log sum t gives KL(P || Q)."""
+    n, d = Y.shape
+    out = np.zeros(n)
+    for i in prange(n):
+        for e in range(indptr[i], indptr[i + 1]):
+            j = indices[e]
+            dist2 = 0.0
+            for a in range(d):
+                diff = Y[i, a] - Y[j, a]
+                dist2 += diff * diff
+            out[i] += values[e] * (np.log(values[e]) + np.log1p(dist2))
+    return out
