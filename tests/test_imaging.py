@@ -189,10 +189,10 @@ def test_crop_thumbnails_clip_boxes_and_refuse_empty_ones():
 
 def test_thumbnails_from_file_and_image_size(tmp_path):
     Image.fromarray(RGB).save(tmp_path / "rgb.png")
-    whole = thumbnails_from_file(tmp_path / "rgb.png", None, 9)
-    assert whole.shape == (1, 9, 9, 3)
+    whole, shape = thumbnails_from_file(tmp_path / "rgb.png", None, 9)
+    assert whole.shape == (1, 9, 9, 3) and shape == (6, 9)
     np.testing.assert_array_equal(whole[0, 1:7], RGB)
-    crops = thumbnails_from_file(tmp_path / "rgb.png", np.array([[0, 0, 3, 3], [3, 3, 6, 6]]), 3)
+    crops, _ = thumbnails_from_file(tmp_path / "rgb.png", np.array([[0, 0, 3, 3], [3, 3, 6, 6]]), 3)
     np.testing.assert_array_equal(crops[1], RGB[3:6, 3:6])
     assert image_size(tmp_path / "rgb.png") == (9, 6)
     with pytest.raises(ImageReadError, match="box 0 is empty"):

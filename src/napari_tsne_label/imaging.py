@@ -149,16 +149,18 @@ def crop_thumbnails(rgb: np.ndarray, boxes: Sequence[Sequence[int]] | np.ndarray
     return out
 
 
-def thumbnails_from_file(path: str | os.PathLike, boxes: np.ndarray | None, size: int) -> np.ndarray:
-    """Read ``path`` once and return thumbnails of its ``boxes`` (k, 4), or of the whole image if None.
+def thumbnails_from_file(path: str | os.PathLike, boxes: np.ndarray | None,
+                         size: int) -> tuple[np.ndarray, tuple[int, int]]:
+    """Read ``path`` once; return thumbnails of its ``boxes`` (k, 4) and the image's (height, width).
 
-    Returns (k, size, size, 3) uint8 (k = 1 for the whole image); raises ImageReadError.
+    Thumbnails are (k, size, size, 3) uint8, k = 1 for the whole image when ``boxes`` is None.
+    Raises ImageReadError, also when a box lies outside the image.
     """
     rgb = read_image(path)
     if boxes is None:
-        return fit_thumbnail(rgb, size)[None]
+        return fit_thumbnail(rgb, size)[None], rgb.shape[:2]
     try:
-        return crop_thumbnails(rgb, boxes, size)
+        return crop_thumbnails(rgb, boxes, size), rgb.shape[:2]
     except ValueError as err:
         raise ImageReadError(path, str(err)) from None
 
