@@ -10,6 +10,10 @@ CORE_MODULES = [
     "napari_tsne_label.errors",
     "napari_tsne_label.store",
     "napari_tsne_label.labeling",
+    "napari_tsne_label.emulation.annotator",
+    "napari_tsne_label.emulation.classifier",
+    "napari_tsne_label.emulation.protocol",
+    "napari_tsne_label.emulation.report",
 ]
 
 
