@@ -1,0 +1,1 @@
+"""napari dock widgets (Qt): thin views on the per-viewer labeling :class:`workspace.Workspace`."""
