@@ -36,7 +36,7 @@ from napari_tsne_label.voc import find_voc_root, read_voc_set
 
 DEFAULT_MAX_SAMPLES = 3000
 DEFAULT_SIZE = 128
-IMAGES_PER_BATCH = 32
+IMAGES_PER_BATCH = 128
 WHOLE_IMAGE = (-1, -1, -1, -1)
 
 
@@ -133,7 +133,8 @@ def import_folder(src: str | os.PathLike, project: str | os.PathLike, *,
     scratch = project.with_name(f".{project.name}.{uuid.uuid4().hex}.thumbnails")
     try:
         thumbnails = zarr.create_array(scratch, shape=(plan.n_samples, size, size, 3),
-                                       chunks=(64, size, size, 3), dtype=np.uint8, zarr_format=3)
+                                       chunks=(64, size, size, 3), dtype=np.uint8, compressors=None,
+                                       zarr_format=3)
         ok, boxes, unreadable = yield from _read_thumbnails(plan, thumbnails, size)
         if not ok.any():
             first = unreadable[0]
