@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import timm
 import torch
 
 from napari_tsne_label.errors import UserInputError
@@ -20,10 +21,24 @@ from napari_tsne_label.progress import drain
 INPUT_SIZE = 32
 
 
+@pytest.fixture(scope="module")
+def tiny_weights(tmp_path_factory):
+    """A checkpoint file of timm's tiny test EfficientNet (256-d features), seeded."""
+    torch.manual_seed(0)
+    path = tmp_path_factory.mktemp("weights") / "tiny.pth"
+    torch.save(timm.create_model("test_efficientnet").state_dict(), path)
+    return str(path)
+
+
 def settings(method, **overrides):
     """Small, fast settings: 32-px CNN input, 8-px pixel features, one Exemplar epoch."""
     values = dict(input_size=INPUT_SIZE, pix_size=8, batch_size=8, epochs=1, n_angles=8) | overrides
     return ExtractionSettings(method, **values)
+
+
+def tiny(method, weights, **overrides):
+    """Fast settings on the tiny test backbone loaded from the local ``weights`` file."""
+    return settings(method, backbone="test_efficientnet", weights=weights, **overrides)
 
 
 def run(project, extraction_settings, scheduler=None):
@@ -34,10 +49,10 @@ def run(project, extraction_settings, scheduler=None):
 
 
 @pytest.mark.parametrize(
-    "method, width", [("pix", 192), ("pre", 192), ("rn", 1280), ("im", 1280), ("tf", 1280), ("tr", 1280)]
+    "method, width", [("pix", 192), ("pre", 192), ("rn", 256), ("im", 256), ("tf", 256), ("tr", 256)]
 )
-def test_method_shapes_and_storage(project, method, width):
-    features, reports = run(project, settings(method))
+def test_method_shapes_and_storage(project, tiny_weights, method, width):
+    features, reports = run(project, tiny(method, tiny_weights))
     assert features.shape == (20, width) and features.dtype == np.float32
     assert np.isfinite(features).all()
     assert project.features[method] == (20, width)
@@ -62,30 +77,32 @@ def test_im_matches_a_direct_forward_pass(project):
     np.testing.assert_allclose(features, expected, rtol=1e-4, atol=1e-5)
 
 
-def test_same_settings_reuse_stored_features(project):
-    first, reports = run(project, settings("tf"))
-    assert reports and stored_features_match(project, settings("tf"))
-    again, reports_again = run(project, settings("tf"))
+def test_same_settings_reuse_stored_features(project, tiny_weights):
+    first, reports = run(project, tiny("tf", tiny_weights))
+    assert reports and stored_features_match(project, tiny("tf", tiny_weights))
+    again, reports_again = run(project, tiny("tf", tiny_weights))
     assert reports_again == []
     np.testing.assert_array_equal(first, again)
-    assert not stored_features_match(project, settings("tf", seed=1))
-    _, reports_new = run(project, settings("tf", seed=1))
+    assert not stored_features_match(project, tiny("tf", tiny_weights, seed=1))
+    _, reports_new = run(project, tiny("tf", tiny_weights, seed=1))
     assert reports_new
     assert project.feature_settings("tf")["seed"] == 1
 
 
-def test_stored_settings_name_what_made_the_features(project):
-    run(project, settings("im"))
+def test_stored_settings_name_what_made_the_features(project, tiny_weights):
+    run(project, tiny("im", tiny_weights))
     assert project.feature_settings("im") == {
-        "method": "im", "backbone": "tf_efficientnet_lite0", "weights": None, "input_size": INPUT_SIZE,
+        "method": "im", "backbone": "test_efficientnet", "weights": tiny_weights, "input_size": INPUT_SIZE,
     }
     assert settings("tr", epochs=None).stored()["epochs"] == 3
+    assert settings("pix").stored() == {"method": "pix", "pix_size": 8}
 
 
-def test_exemplar_features_are_deterministic(project, tmp_path):
-    first, _ = run(project, settings("rn", seed=2))
-    project.write_features("rn", np.zeros((20, 1)), {"stale": True})
-    second, _ = run(project, settings("rn", seed=2))
+@pytest.mark.parametrize("method", ["rn", "tr"])
+def test_exemplar_features_are_deterministic(project, tiny_weights, method):
+    first, _ = run(project, tiny(method, tiny_weights, seed=2))
+    project.write_features(method, np.zeros((20, 1)), {"stale": True})
+    second, _ = run(project, tiny(method, tiny_weights, seed=2))
     np.testing.assert_array_equal(first, second)
 
 
