@@ -41,7 +41,9 @@ File > Open Sample menu, or as a plain class-folder import of this folder.
 """
 
 
-def select_boxes(objects_by_image: list[tuple[str, list]], total: int, seed: int) -> list[tuple[str, int, object]]:
+def select_boxes(
+    objects_by_image: list[tuple[str, list]], total: int, seed: int
+) -> list[tuple[str, int, object]]:
     """(image path, object number, object) of every WBC/platelet box plus a seeded RBC subsample."""
     boxes = [(path, k, obj) for path, objects in objects_by_image for k, obj in enumerate(objects)]
     kept = [b for b in boxes if b[2].name in KEEP_ALL]
@@ -51,15 +53,18 @@ def select_boxes(objects_by_image: list[tuple[str, list]], total: int, seed: int
     return kept + [fill[i] for i in sorted(chosen)]
 
 
-def save_crop(rgb: np.ndarray, box: tuple[int, int, int, int], target: Path, max_side: int,
-              quality: int) -> None:
+def save_crop(
+    rgb: np.ndarray, box: tuple[int, int, int, int], target: Path, max_side: int, quality: int
+) -> None:
     """Cut ``box`` from ``rgb``, shrink its long side to ``max_side`` if larger, save as JPEG."""
     x0, y0, x1, y1 = box
     crop = Image.fromarray(rgb[y0:y1, x0:x1])
     scale = max_side / max(crop.size)
     if scale < 1:
-        crop = crop.resize((max(1, round(crop.width * scale)), max(1, round(crop.height * scale))),
-                           Image.Resampling.LANCZOS)
+        crop = crop.resize(
+            (max(1, round(crop.width * scale)), max(1, round(crop.height * scale))),
+            Image.Resampling.LANCZOS,
+        )
     crop.save(target, quality=quality)
 
 
@@ -88,14 +93,25 @@ def main() -> None:
         rgb = read_image(path)
         for k, obj in objects:
             (folder / obj.name).mkdir(parents=True, exist_ok=True)
-            save_crop(rgb, obj.box, folder / obj.name / f"{Path(path).stem}_{k:02d}.jpg",
-                      args.max_side, args.quality)
+            save_crop(
+                rgb,
+                obj.box,
+                folder / obj.name / f"{Path(path).stem}_{k:02d}.jpg",
+                args.max_side,
+                args.quality,
+            )
             counts[obj.name] = counts.get(obj.name, 0) + 1
     shutil.copy(args.bccd / "LICENSE", args.out / "LICENSE")
     listed = ", ".join(f"{name} {counts[name]}" for name in sorted(counts))
-    (args.out / "README.md").write_text(README.format(
-        total=len(selected), counts=listed, seed=args.seed, max_side=args.max_side,
-        quality=args.quality))
+    (args.out / "README.md").write_text(
+        README.format(
+            total=len(selected),
+            counts=listed,
+            seed=args.seed,
+            max_side=args.max_side,
+            quality=args.quality,
+        )
+    )
     size = sum(f.stat().st_size for f in folder.rglob("*.jpg"))
     print(f"wrote {len(selected)} crops ({listed}), {size / 1e6:.1f} MB, to {folder}")
 

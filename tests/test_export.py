@@ -22,7 +22,10 @@ def test_export_round_trips_labels_features_and_embeddings(project, tmp_path):
     out = tmp_path / "out"
     written = export_project(project, out)
     assert sorted(p.relative_to(out).as_posix() for p in written) == [
-        "embeddings/im-3d.npy", "features/im.npy", "labels.csv"]
+        "embeddings/im-3d.npy",
+        "features/im.npy",
+        "labels.csv",
+    ]
 
     with open(out / "labels.csv", newline="") as handle:
         rows = list(csv.reader(handle))
@@ -40,7 +43,9 @@ def test_export_round_trips_labels_features_and_embeddings(project, tmp_path):
     features = np.load(out / "features" / "im.npy")
     assert features.dtype == np.float32
     np.testing.assert_array_equal(features, project.read_features("im"))
-    np.testing.assert_array_equal(np.load(out / "embeddings" / "im-3d.npy"), project.read_embedding("im-3d"))
+    np.testing.assert_array_equal(
+        np.load(out / "embeddings" / "im-3d.npy"), project.read_embedding("im-3d")
+    )
 
 
 def test_export_without_matrices_writes_only_the_csv(project, tmp_path):

@@ -37,7 +37,9 @@ def test_png_grey_rgb_rgba_are_exact(tmp_path):
 
 
 def test_palette_png_is_converted_to_rgb(tmp_path):
-    Image.fromarray(RGB).convert("P", palette=Image.Palette.ADAPTIVE, colors=4).save(tmp_path / "p.png")
+    Image.fromarray(RGB).convert("P", palette=Image.Palette.ADAPTIVE, colors=4).save(
+        tmp_path / "p.png"
+    )
     out = read_image(tmp_path / "p.png")
     assert out.shape == (6, 9, 3)
     assert len(np.unique(out.reshape(-1, 3), axis=0)) <= 4
@@ -77,12 +79,13 @@ def test_stretch_known_values_and_constant_and_nan_channels():
 def test_tiff_channel_stack_with_metadata_maps_first_channels_to_rgb(tmp_path):
     stack = np.zeros((4, 8, 10), np.uint16)
     for c in range(4):
-        stack[c, :, c + 1:] = 1000 * (c + 1)
+        stack[c, :, c + 1 :] = 1000 * (c + 1)
     tifffile.imwrite(tmp_path / "cyx.tif", stack, imagej=True, metadata={"axes": "CYX"})
     out = read_image(tmp_path / "cyx.tif")
     assert out.shape == (8, 10, 3)
-    np.testing.assert_array_equal(out[0, :4], [[0, 0, 0], [255, 0, 0], [255, 255, 0],
-                                              [255, 255, 255]])
+    np.testing.assert_array_equal(
+        out[0, :4], [[0, 0, 0], [255, 0, 0], [255, 255, 0], [255, 255, 255]]
+    )
 
 
 def test_tiff_z_stack_is_max_projected(tmp_path):
@@ -97,11 +100,14 @@ def test_tiff_z_stack_is_max_projected(tmp_path):
     assert not out[..., 2].any()
 
 
-@pytest.mark.parametrize("shape, expected_rgb", [
-    ((5, 6, 7), (0, 1, 2)),      # channels first, no metadata: first three of five
-    ((6, 7, 5), (0, 1, 2)),      # channels last, five of them
-    ((6, 7, 2), (0, 1, None)),   # two channels: blue stays black
-])
+@pytest.mark.parametrize(
+    "shape, expected_rgb",
+    [
+        ((5, 6, 7), (0, 1, 2)),  # channels first, no metadata: first three of five
+        ((6, 7, 5), (0, 1, 2)),  # channels last, five of them
+        ((6, 7, 2), (0, 1, None)),  # two channels: blue stays black
+    ],
+)
 def test_tiff_without_axes_metadata_guesses_channels(tmp_path, shape, expected_rgb):
     data = np.zeros(shape, np.uint8)
     channel_axis = 0 if shape[0] == 5 else 2
@@ -110,8 +116,9 @@ def test_tiff_without_axes_metadata_guesses_channels(tmp_path, shape, expected_r
     tifffile.imwrite(tmp_path / "raw.tif", data, photometric="minisblack")
     out = read_image(tmp_path / "raw.tif")
     assert out.shape == (6, 7, 3)
-    assert [int(out[0, 0, k]) for k in range(3)] == [0 if c is None else 10 * (c + 1)
-                                                     for c in expected_rgb]
+    assert [int(out[0, 0, k]) for k in range(3)] == [
+        0 if c is None else 10 * (c + 1) for c in expected_rgb
+    ]
 
 
 def test_tiff_long_stack_without_metadata_is_a_z_projection(tmp_path):
@@ -141,12 +148,15 @@ def test_to_rgb8_with_explicit_axes_and_bool():
     np.testing.assert_array_equal(to_rgb8(np.eye(2, dtype=bool))[:, :, 1], [[255, 0], [0, 255]])
 
 
-@pytest.mark.parametrize("name, content, reason", [
-    ("empty.png", b"", "empty file"),
-    ("junk.png", b"this is not a png", "unreadable image (cannot identify image file"),
-    ("junk.tif", b"II*\x00garbage", "TIFF holds no image"),
-    ("text.tiff", b"plain text", "unreadable image (not a TIFF file"),
-])
+@pytest.mark.parametrize(
+    "name, content, reason",
+    [
+        ("empty.png", b"", "empty file"),
+        ("junk.png", b"this is not a png", "unreadable image (cannot identify image file"),
+        ("junk.tif", b"II*\x00garbage", "TIFF holds no image"),
+        ("text.tiff", b"plain text", "unreadable image (not a TIFF file"),
+    ],
+)
 def test_unreadable_files_raise_with_a_reason(tmp_path, name, content, reason):
     (tmp_path / name).write_bytes(content)
     with pytest.raises(ImageReadError) as err:

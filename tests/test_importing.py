@@ -15,7 +15,7 @@ from test_voc import voc_xml, write_voc
 
 
 def write_class_folders(root):
-    """cells/{a: 2 PNG + 1 16-bit TIFF, b: 1 JPEG + an empty and a corrupt PNG}, notes, loose image."""
+    """Class folders a (2 PNG, 1 16-bit TIFF) and b (JPEG, empty PNG, corrupt PNG), a loose PNG."""
     (root / "a" / "deeper").mkdir(parents=True)
     (root / "b").mkdir()
     Image.fromarray(np.full((10, 20, 3), 200, np.uint8)).save(root / "a" / "one.png")
@@ -34,23 +34,34 @@ def test_class_folder_import_reads_formats_and_lists_skipped_files(tmp_path):
     with drain(import_folder(src, tmp_path / "p.ntl.zarr", size=16)) as proj:
         assert proj.class_names == ["a", "b"]
         assert [s.removeprefix(str(src) + "/") for s in proj.sources] == [
-            "a/deeper/two.png", "a/one.png", "a/three.tif", "b/four.jpg"]
+            "a/deeper/two.png",
+            "a/one.png",
+            "a/three.tif",
+            "b/four.jpg",
+        ]
         np.testing.assert_array_equal(proj.truth, [0, 0, 0, 1])
-        np.testing.assert_array_equal(proj.boxes, [[0, 0, 12, 12], [0, 0, 20, 10], [0, 0, 20, 15],
-                                                   [0, 0, 8, 8]])
+        np.testing.assert_array_equal(
+            proj.boxes, [[0, 0, 12, 12], [0, 0, 20, 10], [0, 0, 20, 15], [0, 0, 8, 8]]
+        )
         thumbs = proj.thumbnails[:]
         assert thumbs.shape == (4, 16, 16, 3) and thumbs.dtype == np.uint8
         assert (thumbs[0] == 50).all()
         assert (thumbs[1, 4:12] == 200).all() and not thumbs[1, :3].any()
         assert thumbs[2].max() >= 240 and thumbs[2, 2:14].min() <= 10  # 0..299 stretched
         report = proj.import_report
-        skipped = {item["path"].removeprefix(str(src) + "/"): item["reason"] for item in report["skipped"]}
+        skipped = {
+            item["path"].removeprefix(str(src) + "/"): item["reason"] for item in report["skipped"]
+        }
         assert skipped.keys() == {"loose.png", "b/empty.png", "b/corrupt.png"}
         assert skipped["loose.png"] == "not inside a class folder"
         assert skipped["b/empty.png"] == "empty file"
         assert skipped["b/corrupt.png"].startswith("unreadable image (")
         assert (report["kind"], report["images"], report["samples_found"], report["samples"]) == (
-            "class-folders", 6, 6, 4)
+            "class-folders",
+            6,
+            6,
+            4,
+        )
         assert report["per_class"] == {"a": 3, "b": 1}
 
 
@@ -66,15 +77,28 @@ def test_flat_folder_has_unknown_truth(tmp_path):
 
 
 def test_voc_import_crops_every_cleaned_box(tmp_path):
-    root = write_voc(tmp_path / "voc", {"x": voc_xml("x.jpg", [("wbc", (0, 0, 20, 30)), ("rbc", (30, 10, 45, 20)),
-                                                          ("rbc", (5, 5, 5, 9))])}, {"x.jpg": (40, 30)})
+    root = write_voc(
+        tmp_path / "voc",
+        {
+            "x": voc_xml(
+                "x.jpg", [("wbc", (0, 0, 20, 30)), ("rbc", (30, 10, 45, 20)), ("rbc", (5, 5, 5, 9))]
+            )
+        },
+        {"x.jpg": (40, 30)},
+    )
     with drain(import_folder(root, tmp_path / "v.ntl.zarr", size=8)) as proj:
         assert proj.class_names == ["rbc", "wbc"]
         np.testing.assert_array_equal(proj.truth, [1, 0])
         np.testing.assert_array_equal(proj.boxes, [[0, 0, 20, 30], [30, 10, 40, 20]])
         assert proj.sources == [str(root / "JPEGImages" / "x.jpg")] * 2
-        assert proj.import_report["box_faults"] == {"inverted": 0, "zero_area": 1, "outside": 0,
-                                                    "clamped": 1, "duplicate": 0, "malformed": 0}
+        assert proj.import_report["box_faults"] == {
+            "inverted": 0,
+            "zero_area": 1,
+            "outside": 0,
+            "clamped": 1,
+            "duplicate": 0,
+            "malformed": 0,
+        }
 
 
 def test_progress_reports_image_batches(tmp_path):
@@ -104,14 +128,20 @@ def make_source(kind: str, root):
     return folder
 
 
-@pytest.mark.parametrize("kind, message", [
-    ("missing", "{p}/missing does not exist"),
-    ("file", "{p}/f.png is not a folder"),
-    ("empty", "{p}/empty is empty"),
-    ("text", "no PNG, JPEG or TIFF images found in {p}/text"),
-    ("unreadable", "none of the 1 images in {p}/unreadable could be read (first: "
-     "{p}/unreadable/a.png: empty file)"),
-])
+@pytest.mark.parametrize(
+    "kind, message",
+    [
+        ("missing", "{p}/missing does not exist"),
+        ("file", "{p}/f.png is not a folder"),
+        ("empty", "{p}/empty is empty"),
+        ("text", "no PNG, JPEG or TIFF images found in {p}/text"),
+        (
+            "unreadable",
+            "none of the 1 images in {p}/unreadable could be read (first: "
+            "{p}/unreadable/a.png: empty file)",
+        ),
+    ],
+)
 def test_import_errors_are_one_clear_line(tmp_path, kind, message):
     src = make_source(kind, tmp_path)
     with pytest.raises(UserInputError) as err:
@@ -123,7 +153,9 @@ def test_import_errors_are_one_clear_line(tmp_path, kind, message):
 
 def test_import_refuses_existing_project_and_tiny_size(tmp_path):
     (tmp_path / "p.ntl.zarr").mkdir()
-    with pytest.raises(UserInputError, match="p.ntl.zarr already exists; choose a new --project path"):
+    with pytest.raises(
+        UserInputError, match="p.ntl.zarr already exists; choose a new --project path"
+    ):
         drain(import_folder(tmp_path, tmp_path / "p.ntl.zarr"))
     with pytest.raises(UserInputError, match="--size must be at least 8 pixels, got 4"):
         drain(import_folder(tmp_path, tmp_path / "q.ntl.zarr", size=4))
@@ -151,16 +183,23 @@ def test_bccd_plan_and_subsampled_import(bccd_root, tmp_path):
     assert plan.kind == "voc" and len(plan.image_paths) == 364
     assert plan.class_names == ["Platelets", "RBC", "WBC"]
     assert np.bincount(plan.truth).tolist() == [361, 4153, 372]
-    with drain(import_folder(bccd_root, tmp_path / "bccd.ntl.zarr", max_samples=150, size=8)) as proj:
+    with drain(
+        import_folder(bccd_root, tmp_path / "bccd.ntl.zarr", max_samples=150, size=8)
+    ) as proj:
         assert proj.n_samples == 150
         assert np.bincount(proj.truth).tolist() == [11, 128, 11]
         report = proj.import_report
         assert (report["samples_found"], report["box_faults"]["zero_area"], report["skipped"]) == (
-            4886, 2, [])
+            4886,
+            2,
+            [],
+        )
         x0, y0, x1, y1 = proj.boxes.T
         assert (x1 > x0).all() and (y1 > y0).all() and x1.max() <= 640 and y1.max() <= 480
     with Project.open(tmp_path / "bccd.ntl.zarr") as again:
-        second = drain(import_folder(bccd_root, tmp_path / "again.ntl.zarr", max_samples=150, size=8))
+        second = drain(
+            import_folder(bccd_root, tmp_path / "again.ntl.zarr", max_samples=150, size=8)
+        )
         assert second.sources == again.sources
         np.testing.assert_array_equal(second.boxes, again.boxes)
         second.close()

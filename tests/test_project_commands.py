@@ -20,11 +20,16 @@ def test_import_info_export_commands(tmp_path, capsys):
     project = tmp_path / "p.ntl.zarr"
     assert main(["import", str(src), "--project", str(project), "--size", "16"]) == 0
     out = capsys.readouterr().out.splitlines()
-    assert out[:3] == [f"imported 4 samples into {project}",
-                       f"source: class-folders at {src} (6 images, 6 samples found)",
-                       "skipped files: 3"]
+    assert out[:3] == [
+        f"imported 4 samples into {project}",
+        f"source: class-folders at {src} (6 images, 6 samples found)",
+        "skipped files: 3",
+    ]
     assert sorted(line.split(": ")[0].strip() for line in out[3:6]) == [
-        f"{src}/b/corrupt.png", f"{src}/b/empty.png", f"{src}/loose.png"]
+        f"{src}/b/corrupt.png",
+        f"{src}/b/empty.png",
+        f"{src}/loose.png",
+    ]
 
     with Project.open(project, writable=True) as proj:
         proj.apply_label([0, 1], 1)
@@ -43,8 +48,10 @@ def test_import_info_export_commands(tmp_path, capsys):
     ]
     assert main(["export", str(project), "--out", str(tmp_path / "out")]) == 0
     assert capsys.readouterr().out.splitlines() == [
-        f"wrote {tmp_path}/out/labels.csv", f"wrote {tmp_path}/out/features/pix.npy",
-        f"wrote {tmp_path}/out/embeddings/pix-2d.npy"]
+        f"wrote {tmp_path}/out/labels.csv",
+        f"wrote {tmp_path}/out/features/pix.npy",
+        f"wrote {tmp_path}/out/embeddings/pix-2d.npy",
+    ]
 
 
 def test_info_reads_while_another_process_holds_the_project(project, capsys):
@@ -52,17 +59,32 @@ def test_info_reads_while_another_process_holds_the_project(project, capsys):
     assert "samples: 20 (thumbnails 8x8)" in capsys.readouterr().out
 
 
-@pytest.mark.parametrize("argv, message", [
-    (["import", "{p}/nowhere", "--project", "{p}/x.ntl.zarr"], "import: error: {p}/nowhere does not exist"),
-    (["import", "--project", "{p}/x.ntl.zarr"],
-     "import: error: give either a SOURCE folder or --sample NAME, not both or neither"),
-    (["import", "{p}", "--sample", "blood-cells", "--project", "{p}/x.ntl.zarr"],
-     "import: error: give either a SOURCE folder or --sample NAME, not both or neither"),
-    (["import", "{p}", "--project", "{p}/x.ntl.zarr", "--max-samples", "-1"],
-     "import: error: --max-samples must be 0 (all) or positive, got -1"),
-    (["info", "{p}/none.ntl.zarr"], "info: error: no project at {p}/none.ntl.zarr"),
-    (["export", "{p}", "--out", "{p}/o"], "export: error: {p} is not a napari-tsne-label project"),
-])
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (
+            ["import", "{p}/nowhere", "--project", "{p}/x.ntl.zarr"],
+            "import: error: {p}/nowhere does not exist",
+        ),
+        (
+            ["import", "--project", "{p}/x.ntl.zarr"],
+            "import: error: give either a SOURCE folder or --sample NAME, not both or neither",
+        ),
+        (
+            ["import", "{p}", "--sample", "blood-cells", "--project", "{p}/x.ntl.zarr"],
+            "import: error: give either a SOURCE folder or --sample NAME, not both or neither",
+        ),
+        (
+            ["import", "{p}", "--project", "{p}/x.ntl.zarr", "--max-samples", "-1"],
+            "import: error: --max-samples must be 0 (all) or positive, got -1",
+        ),
+        (["info", "{p}/none.ntl.zarr"], "info: error: no project at {p}/none.ntl.zarr"),
+        (
+            ["export", "{p}", "--out", "{p}/o"],
+            "export: error: {p} is not a napari-tsne-label project",
+        ),
+    ],
+)
 def test_command_errors_are_one_line_with_exit_status_2(tmp_path, capsys, argv, message):
     assert main([a.format(p=tmp_path) for a in argv]) == 2
     captured = capsys.readouterr()
@@ -71,8 +93,24 @@ def test_command_errors_are_one_line_with_exit_status_2(tmp_path, capsys, argv, 
 
 def test_import_sample_subsampled(tmp_path, capsys):
     project = tmp_path / "s.ntl.zarr"
-    assert main(["import", "--sample", "blood-cells", "--project", str(project),
-                 "--max-samples", "60", "--size", "16", "--seed", "2"]) == 0
+    assert (
+        main(
+            [
+                "import",
+                "--sample",
+                "blood-cells",
+                "--project",
+                str(project),
+                "--max-samples",
+                "60",
+                "--size",
+                "16",
+                "--seed",
+                "2",
+            ]
+        )
+        == 0
+    )
     with Project.open(project) as proj:
         assert proj.class_names == ["Platelets", "RBC", "WBC"]
         assert np.bincount(proj.truth).tolist() == [9, 42, 9]

@@ -1,4 +1,4 @@
-"""The project store: round trips, the action log as source of truth, undo/redo, lock, crash safety."""
+"""The project store: round trips, the action log as truth, undo/redo, lock, crash safety."""
 
 from __future__ import annotations
 
@@ -53,8 +53,14 @@ def test_create_refuses_existing_path(tmp_path):
 
 def test_create_checks_shapes(tmp_path):
     with pytest.raises(ValueError, match=r"thumbnails must have shape \(2, h, w, 3\)"):
-        Project.create(tmp_path / "p.ntl.zarr", thumbnails=np.zeros((2, 4, 4), np.uint8),
-                       sources=["a", "b"], boxes=np.zeros((2, 4)), truth=[-1, -1], class_names=[])
+        Project.create(
+            tmp_path / "p.ntl.zarr",
+            thumbnails=np.zeros((2, 4, 4), np.uint8),
+            sources=["a", "b"],
+            boxes=np.zeros((2, 4)),
+            truth=[-1, -1],
+            class_names=[],
+        )
     assert list(tmp_path.iterdir()) == []
 
 
@@ -112,8 +118,16 @@ def test_undo_redo_survive_restarts(tmp_path):
         proj.apply_label([5], 2)
         assert not proj.can_redo
         assert proj.redo() is None
-        assert [a.kind for a in proj.actions()] == ["label", "label", "undo", "redo", "undo",
-                                                    "undo", "redo", "label"]
+        assert [a.kind for a in proj.actions()] == [
+            "label",
+            "label",
+            "undo",
+            "redo",
+            "undo",
+            "undo",
+            "redo",
+            "label",
+        ]
     with Project.open(path) as proj:
         np.testing.assert_array_equal(proj.labels[:6], [0, 0, -1, -1, -1, 2])
 
@@ -143,8 +157,17 @@ def test_log_action_records_values_and_reserves_state_kinds(tmp_path):
             proj.log_action("label", indices=[1], label=0)
     with Project.open(path) as proj:
         focus, slider = proj.actions()
-        assert (focus.kind, focus.indices, focus.value) == ("focus", (4,), {"xyz": [0.5, 1.0, -2.0]})
-        assert (slider.kind, slider.indices, slider.value, slider.source) == ("slider", (), 12, "widget")
+        assert (focus.kind, focus.indices, focus.value) == (
+            "focus",
+            (4,),
+            {"xyz": [0.5, 1.0, -2.0]},
+        )
+        assert (slider.kind, slider.indices, slider.value, slider.source) == (
+            "slider",
+            (),
+            12,
+            "widget",
+        )
         assert focus.time <= slider.time
         np.testing.assert_array_equal(proj.labels, np.full(20, -1))
 
@@ -212,8 +235,12 @@ def test_second_writer_in_same_process_is_refused_reader_allowed(project):
 
 
 def _spawn(code: str) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-c", textwrap.dedent(code)], stdin=subprocess.PIPE,
-                            stdout=subprocess.PIPE, text=True)
+    return subprocess.Popen(
+        [sys.executable, "-c", textwrap.dedent(code)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
 
 
 def test_second_writer_process_is_refused_until_the_first_dies(tmp_path):
@@ -231,7 +258,10 @@ def test_second_writer_process_is_refused_until_the_first_dies(tmp_path):
         assert child.stdout.readline().strip() == "ready"
         with pytest.raises(UserInputError) as err:
             Project.open(path, writable=True)
-        assert str(err.value) == f"project {path} is open for writing by another process (pid {child.pid})"
+        assert (
+            str(err.value)
+            == f"project {path} is open for writing by another process (pid {child.pid})"
+        )
         with Project.open(path) as reader:
             assert reader.labels[0] == 2
     finally:

@@ -98,9 +98,10 @@ def to_rgb8(data: np.ndarray, axes: str | None = None) -> np.ndarray:
     return _channels_to_rgb(planar)
 
 
-def stretch_to_uint8(data: np.ndarray, low: float = LOW_PERCENTILE,
-                     high: float = HIGH_PERCENTILE) -> np.ndarray:
-    """Contrast-stretch (H, W, C) data per channel between percentiles ``low`` and ``high`` to uint8.
+def stretch_to_uint8(
+    data: np.ndarray, low: float = LOW_PERCENTILE, high: float = HIGH_PERCENTILE
+) -> np.ndarray:
+    """Contrast-stretch (H, W, C) data per channel between percentiles ``low``, ``high`` to uint8.
 
     NaNs become 0; a constant channel becomes 0.
     """
@@ -122,18 +123,20 @@ def stretch_to_uint8(data: np.ndarray, low: float = LOW_PERCENTILE,
 
 
 def fit_thumbnail(rgb: np.ndarray, size: int) -> np.ndarray:
-    """Scale an RGB uint8 (H, W, 3) image so its long side is ``size``, centred on black (size, size, 3)."""
+    """Scale RGB uint8 (H, W, 3) so its long side is ``size``, centred on black: (size, size, 3)."""
     height, width = rgb.shape[:2]
     scale = size / max(height, width)
     new_w, new_h = max(1, round(width * scale)), max(1, round(height * scale))
     resized = np.asarray(Image.fromarray(rgb).resize((new_w, new_h), Image.Resampling.BILINEAR))
     out = np.zeros((size, size, 3), dtype=np.uint8)
     top, left = (size - new_h) // 2, (size - new_w) // 2
-    out[top:top + new_h, left:left + new_w] = resized
+    out[top : top + new_h, left : left + new_w] = resized
     return out
 
 
-def crop_thumbnails(rgb: np.ndarray, boxes: Sequence[Sequence[int]] | np.ndarray, size: int) -> np.ndarray:
+def crop_thumbnails(
+    rgb: np.ndarray, boxes: Sequence[Sequence[int]] | np.ndarray, size: int
+) -> np.ndarray:
     """Thumbnails of the boxes (k, 4) x0, y0, x1, y1 of an RGB image: (k, size, size, 3) uint8.
 
     Boxes are clipped to the image; a box left empty raises ValueError.
@@ -149,9 +152,10 @@ def crop_thumbnails(rgb: np.ndarray, boxes: Sequence[Sequence[int]] | np.ndarray
     return out
 
 
-def thumbnails_from_file(path: str | os.PathLike, boxes: np.ndarray | None,
-                         size: int) -> tuple[np.ndarray, tuple[int, int]]:
-    """Read ``path`` once; return thumbnails of its ``boxes`` (k, 4) and the image's (height, width).
+def thumbnails_from_file(
+    path: str | os.PathLike, boxes: np.ndarray | None, size: int
+) -> tuple[np.ndarray, tuple[int, int]]:
+    """Read ``path`` once; return thumbnails of its ``boxes`` (k, 4) and the image (height, width).
 
     Thumbnails are (k, size, size, 3) uint8, k = 1 for the whole image when ``boxes`` is None.
     Raises ImageReadError, also when a box lies outside the image.
@@ -192,7 +196,7 @@ def _read_tiff(path: Path) -> tuple[np.ndarray, str | None]:
 
 
 def _to_channels_last(data: np.ndarray, axes: str | None) -> np.ndarray:
-    """Reorder an N-d array to (H, W, C), max-projecting every axis that is neither plane nor channel."""
+    """Reorder an N-d array to (H, W, C), max-projecting axes that are neither plane nor channel."""
     if axes is None or not all(a in axes for a in _PLANE_AXES):
         axes = _guess_axes(data.shape)
     channel = next((a for a in _CHANNEL_AXES if a in axes), None)
@@ -206,7 +210,7 @@ def _to_channels_last(data: np.ndarray, axes: str | None) -> np.ndarray:
 
 
 def _guess_axes(shape: tuple[int, ...]) -> str:
-    """Axis letters for an array without metadata, numpy's convention: (..., Y, X) or (..., Y, X, C).
+    """Axis letters for an array without metadata by numpy's convention: (..., Y, X[, C]).
 
     The last axis holds channels when it has at most MAX_CHANNELS entries and is shorter than
     both before it; otherwise the last two axes are the plane and the one before them holds the

@@ -66,9 +66,17 @@ class ImportPlan:
     def subset(self, keep: np.ndarray) -> ImportPlan:
         """The plan restricted to samples ``keep`` (sorted indices), images renumbered."""
         used, image_index = np.unique(self.image_index[keep], return_inverse=True)
-        return ImportPlan(self.kind, self.root, self.class_names,
-                          [self.image_paths[i] for i in used], image_index.astype(np.int64),
-                          self.boxes[keep], self.truth[keep], self.box_faults, self.skipped)
+        return ImportPlan(
+            self.kind,
+            self.root,
+            self.class_names,
+            [self.image_paths[i] for i in used],
+            image_index.astype(np.int64),
+            self.boxes[keep],
+            self.truth[keep],
+            self.box_faults,
+            self.skipped,
+        )
 
 
 def plan_import(src: str | os.PathLike) -> ImportPlan:
@@ -84,8 +92,10 @@ def plan_import(src: str | os.PathLike) -> ImportPlan:
     voc_root = find_voc_root(root)
     if voc_root is not None:
         plan = _plan_voc(voc_root)
-    elif any(child.is_dir() and not child.name.startswith(".") and _images_below(child)
-             for child in root.iterdir()):
+    elif any(
+        child.is_dir() and not child.name.startswith(".") and _images_below(child)
+        for child in root.iterdir()
+    ):
         plan = _plan_class_folders(root)
     else:
         plan = _plan_flat(root)
@@ -109,14 +119,21 @@ def stratified_subsample(truth: np.ndarray, max_samples: int, seed: int = 0) -> 
     remainder_order = np.argsort(-(exact - quotas), kind="stable")
     quotas[remainder_order[: max_samples - quotas.sum()]] += 1
     rng = np.random.default_rng(seed)
-    chosen = [rng.choice(np.flatnonzero(truth == c), size=q, replace=False)
-              for c, q in zip(classes, quotas)]
+    chosen = [
+        rng.choice(np.flatnonzero(truth == c), size=q, replace=False)
+        for c, q in zip(classes, quotas)
+    ]
     return np.sort(np.concatenate(chosen))
 
 
-def import_folder(src: str | os.PathLike, project: str | os.PathLike, *,
-                  max_samples: int = DEFAULT_MAX_SAMPLES, seed: int = 0,
-                  size: int = DEFAULT_SIZE) -> ProgressGenerator[Project]:
+def import_folder(
+    src: str | os.PathLike,
+    project: str | os.PathLike,
+    *,
+    max_samples: int = DEFAULT_MAX_SAMPLES,
+    seed: int = 0,
+    size: int = DEFAULT_SIZE,
+) -> ProgressGenerator[Project]:
     """Import the folder ``src`` into a new project at ``project``; return it open for writing.
 
     ``max_samples`` (0 = all) caps the sample count by seeded class-stratified subsampling;
@@ -132,21 +149,30 @@ def import_folder(src: str | os.PathLike, project: str | os.PathLike, *,
     plan = found.subset(keep)
     scratch = project.with_name(f".{project.name}.{uuid.uuid4().hex}.thumbnails")
     try:
-        thumbnails = zarr.create_array(scratch, shape=(plan.n_samples, size, size, 3),
-                                       chunks=(64, size, size, 3), dtype=np.uint8, compressors=None,
-                                       zarr_format=3)
+        thumbnails = zarr.create_array(
+            scratch,
+            shape=(plan.n_samples, size, size, 3),
+            chunks=(64, size, size, 3),
+            dtype=np.uint8,
+            compressors=None,
+            zarr_format=3,
+        )
         ok, boxes, unreadable = yield from _read_thumbnails(plan, thumbnails, size)
         if not ok.any():
             first = unreadable[0]
-            raise UserInputError(f"none of the {len(plan.image_paths)} images in {plan.root} could be "
-                                 f"read (first: {first[0]}: {first[1]})")
+            raise UserInputError(
+                f"none of the {len(plan.image_paths)} images in {plan.root} could be "
+                f"read (first: {first[0]}: {first[1]})"
+            )
         rows = np.flatnonzero(ok)
         report = _report(found, plan, rows, unreadable, max_samples, seed, size)
         result = yield from Project.create_progress(
             project,
             thumbnails=da.from_zarr(thumbnails)[rows],
             sources=[plan.image_paths[i] for i in plan.image_index[rows]],
-            boxes=boxes[rows], truth=plan.truth[rows], class_names=plan.class_names,
+            boxes=boxes[rows],
+            truth=plan.truth[rows],
+            class_names=plan.class_names,
             import_report=report,
         )
     finally:
@@ -154,8 +180,9 @@ def import_folder(src: str | os.PathLike, project: str | os.PathLike, *,
     return result
 
 
-def _read_thumbnails(plan: ImportPlan, out: zarr.Array, size: int
-                     ) -> ProgressGenerator[tuple[np.ndarray, np.ndarray, list[tuple[str, str]]]]:
+def _read_thumbnails(
+    plan: ImportPlan, out: zarr.Array, size: int
+) -> ProgressGenerator[tuple[np.ndarray, np.ndarray, list[tuple[str, str]]]]:
     """Fill ``out`` with every sample's thumbnail, one delayed task per image, a batch at a time.
 
     Samples of one image are contiguous rows of the plan. Returns which samples were read, their
@@ -168,9 +195,12 @@ def _read_thumbnails(plan: ImportPlan, out: zarr.Array, size: int
     first_row = np.searchsorted(plan.image_index, np.arange(n_images + 1))
     for start in range(0, n_images, IMAGES_PER_BATCH):
         batch = range(start, min(start + IMAGES_PER_BATCH, n_images))
-        tasks = [dask.delayed(_image_thumbnails)(plan.image_paths[i],
-                                                 plan.boxes[first_row[i]:first_row[i + 1]], size)
-                 for i in batch]
+        tasks = [
+            dask.delayed(_image_thumbnails)(
+                plan.image_paths[i], plan.boxes[first_row[i] : first_row[i + 1]], size
+            )
+            for i in batch
+        ]
         offset = first_row[batch.start]
         block = np.zeros((first_row[batch.stop] - offset, size, size, 3), dtype=np.uint8)
         for image, (thumbs, shape, reason) in zip(batch, dask.compute(*tasks, scheduler="threads")):
@@ -182,13 +212,16 @@ def _read_thumbnails(plan: ImportPlan, out: zarr.Array, size: int
             ok[rows] = True
             whole = (boxes[rows] == WHOLE_IMAGE).all(axis=1)
             boxes[rows[whole]] = (0, 0, shape[1], shape[0])
-        out[offset:first_row[batch.stop]] = block
-        yield Progress(batch.stop, n_images, "reading images", Path(plan.image_paths[batch.stop - 1]).name)
+        out[offset : first_row[batch.stop]] = block
+        yield Progress(
+            batch.stop, n_images, "reading images", Path(plan.image_paths[batch.stop - 1]).name
+        )
     return ok, boxes, unreadable
 
 
-def _image_thumbnails(path: str, boxes: np.ndarray, size: int
-                      ) -> tuple[np.ndarray | None, tuple[int, int], str | None]:
+def _image_thumbnails(
+    path: str, boxes: np.ndarray, size: int
+) -> tuple[np.ndarray | None, tuple[int, int], str | None]:
     """Thumbnails and (height, width) of one image, or the reason it could not be read."""
     whole_image = (boxes == WHOLE_IMAGE).all()
     try:
@@ -198,8 +231,15 @@ def _image_thumbnails(path: str, boxes: np.ndarray, size: int
     return thumbs, shape, None
 
 
-def _report(found: ImportPlan, plan: ImportPlan, rows: np.ndarray, unreadable: list[tuple[str, str]],
-            max_samples: int, seed: int, size: int) -> dict[str, Any]:
+def _report(
+    found: ImportPlan,
+    plan: ImportPlan,
+    rows: np.ndarray,
+    unreadable: list[tuple[str, str]],
+    max_samples: int,
+    seed: int,
+    size: int,
+) -> dict[str, Any]:
     """The import report stored in the project and printed by the CLI."""
     kept_truth = plan.truth[rows]
     per_class = Counter(int(t) for t in kept_truth)
@@ -219,17 +259,26 @@ def _report(found: ImportPlan, plan: ImportPlan, rows: np.ndarray, unreadable: l
     }
 
 
-def _plan_from_images(kind: str, root: Path, class_names: list[str],
-                      images: list[tuple[str, np.ndarray, np.ndarray]], **extra: Any) -> ImportPlan:
+def _plan_from_images(
+    kind: str,
+    root: Path,
+    class_names: list[str],
+    images: list[tuple[str, np.ndarray, np.ndarray]],
+    **extra: Any,
+) -> ImportPlan:
     """Build a plan from (absolute path, boxes (k, 4), truth (k,)) per image."""
     counts = [len(truth) for _, _, truth in images]
     return ImportPlan(
-        kind=kind, root=root, class_names=class_names,
+        kind=kind,
+        root=root,
+        class_names=class_names,
         image_paths=[path for path, _, _ in images],
         image_index=np.repeat(np.arange(len(images)), counts).astype(np.int64),
-        boxes=np.concatenate([b for _, b, _ in images]).astype(np.int32) if images
+        boxes=np.concatenate([b for _, b, _ in images]).astype(np.int32)
+        if images
         else np.zeros((0, 4), np.int32),
-        truth=np.concatenate([t for _, _, t in images]).astype(np.int32) if images
+        truth=np.concatenate([t for _, _, t in images]).astype(np.int32)
+        if images
         else np.zeros(0, np.int32),
         **extra,
     )
@@ -258,16 +307,30 @@ def _plan_class_folders(root: Path) -> ImportPlan:
     per_class = [(folder.name, _images_below(folder)) for folder in folders]
     class_names = [name for name, paths in per_class if paths]
     images = [_whole(path, class_names.index(name)) for name, paths in per_class for path in paths]
-    loose = [(str(p.absolute()), "not inside a class folder")
-             for p in sorted(root.iterdir()) if p.is_file() and is_image_file(p)]
+    loose = [
+        (str(p.absolute()), "not inside a class folder")
+        for p in sorted(root.iterdir())
+        if p.is_file() and is_image_file(p)
+    ]
     return _plan_from_images("class-folders", root, class_names, images, skipped=loose)
 
 
 def _plan_voc(voc_root: Path) -> ImportPlan:
     voc_set = read_voc_set(voc_root)
     class_names = sorted({obj.name for _, objects in voc_set.images for obj in objects})
-    images = [(path, np.array([obj.box for obj in objects], np.int32),
-               np.array([class_names.index(obj.name) for obj in objects], np.int32))
-              for path, objects in voc_set.images]
-    return _plan_from_images("voc", voc_root, class_names, images,
-                             box_faults=dict(voc_set.faults), skipped=list(voc_set.skipped))
+    images = [
+        (
+            path,
+            np.array([obj.box for obj in objects], np.int32),
+            np.array([class_names.index(obj.name) for obj in objects], np.int32),
+        )
+        for path, objects in voc_set.images
+    ]
+    return _plan_from_images(
+        "voc",
+        voc_root,
+        class_names,
+        images,
+        box_faults=dict(voc_set.faults),
+        skipped=list(voc_set.skipped),
+    )

@@ -19,7 +19,7 @@ SAMPLES = ("blood-cells",)
 CACHE_ENV = "NAPARI_TSNE_LABEL_CACHE"
 _SEARCH_ROOTS = (
     Path(__file__).resolve().parents[2] / "sample_data",  # source checkout / editable install
-    Path(__file__).resolve().parent / "sample_data",      # data packaged inside the module
+    Path(__file__).resolve().parent / "sample_data",  # data packaged inside the module
 )
 
 
@@ -37,13 +37,17 @@ def sample_folder(name: str = "blood-cells") -> Path:
 
 
 def cache_dir() -> Path:
-    """Where cached sample projects live: ``$NAPARI_TSNE_LABEL_CACHE`` or ``~/.cache/napari-tsne-label``."""
+    """Folder of cached sample projects: ``$NAPARI_TSNE_LABEL_CACHE``, else ``~/.cache/...``."""
     configured = os.environ.get(CACHE_ENV)
-    return Path(configured).expanduser() if configured else Path.home() / ".cache" / "napari-tsne-label"
+    return (
+        Path(configured).expanduser()
+        if configured
+        else Path.home() / ".cache" / "napari-tsne-label"
+    )
 
 
 def sample_project(name: str = "blood-cells", size: int = DEFAULT_SIZE) -> ProgressGenerator[Path]:
-    """Path of the cached project of sample ``name`` at thumbnail ``size``, importing it the first time."""
+    """Path of the cached project of sample ``name`` at thumbnail ``size``; imports it once."""
     path = cache_dir() / f"{name}-{size}px{PROJECT_SUFFIX}"
     if path.exists():
         return path
@@ -59,5 +63,5 @@ def sample_project(name: str = "blood-cells", size: int = DEFAULT_SIZE) -> Progr
 
 
 def blood_cell_project(size: int = DEFAULT_SIZE) -> ProgressGenerator[Path]:
-    """Path of the cached blood-cell sample project, importing it the first time (progress yields)."""
+    """Path of the cached blood-cell sample project; imports it once, yielding progress."""
     return (yield from sample_project("blood-cells", size))

@@ -3,9 +3,10 @@
 Layout (Zarr v3 group plus two plain files)::
 
     P.ntl.zarr/
-      zarr.json            group attributes: schema version, class names, thumbnail size, import report
+      zarr.json            attributes: schema version, class names, thumbnail size, import report
       thumbnails/          (N, h, w, 3) uint8, chunked along N
-      boxes/ truth/        (N, 4) int32 crop boxes x0, y0, x1, y1 and (N,) int32 ground truth (-1 unknown)
+      boxes/               (N, 4) int32 crop boxes x0, y0, x1, y1 in the source image
+      truth/               (N,) int32 ground-truth class, -1 unknown
       labels/              (N,) int32 current labels, a mirror rebuilt from the action log
       features/<method>    (N, d) matrices, settings in the array attributes
       embeddings/<name>    (N, k) positions, settings in the array attributes
@@ -62,16 +63,28 @@ class Action:
 
     def to_json(self) -> str:
         """The action as one JSON line (without the newline)."""
-        record = {"time": self.time, "kind": self.kind, "indices": list(self.indices),
-                  "label": self.label, "value": self.value, "source": self.source}
+        record = {
+            "time": self.time,
+            "kind": self.kind,
+            "indices": list(self.indices),
+            "label": self.label,
+            "value": self.value,
+            "source": self.source,
+        }
         return json.dumps(record, separators=(",", ":"))
 
     @classmethod
     def from_json(cls, line: str) -> Action:
         """Parse one log line written by :meth:`to_json`."""
         record = json.loads(line)
-        return cls(float(record["time"]), str(record["kind"]), tuple(record["indices"]),
-                   int(record["label"]), record.get("value"), str(record["source"]))
+        return cls(
+            float(record["time"]),
+            str(record["kind"]),
+            tuple(record["indices"]),
+            int(record["label"]),
+            record.get("value"),
+            str(record["source"]),
+        )
 
 
 @dataclass
@@ -98,7 +111,9 @@ class _LabelState:
     def replay(self, action: Action) -> np.ndarray | None:
         """Apply one state-changing action; return the indices it relabeled, if any."""
         if action.kind == "label":
-            return self._apply(np.asarray(action.indices, dtype=np.int64), action.label, action.source)
+            return self._apply(
+                np.asarray(action.indices, dtype=np.int64), action.label, action.source
+            )
         if action.kind == "undo":
             return self._undo()
         if action.kind == "redo":
@@ -110,8 +125,9 @@ class _LabelState:
         return None
 
     def _apply(self, indices: np.ndarray, label: int, source: str) -> np.ndarray:
-        application = _Application(indices, label, source, self.labels[indices].copy(),
-                                   [self.sources[i] for i in indices])
+        application = _Application(
+            indices, label, source, self.labels[indices].copy(), [self.sources[i] for i in indices]
+        )
         self._set(indices, label, [source] * len(indices))
         self.undo_stack.append(application)
         self.redo_stack.clear()
@@ -131,7 +147,9 @@ class _LabelState:
         if not self.redo_stack:
             return None
         application = self.redo_stack.pop()
-        self._set(application.indices, application.label, [application.source] * len(application.indices))
+        self._set(
+            application.indices, application.label, [application.source] * len(application.indices)
+        )
         self.undo_stack.append(application)
         return application.indices
 
@@ -142,7 +160,7 @@ class _LabelState:
 
 
 class _WriteLock:
-    """An exclusive ``flock`` on the project's lock file; the kernel drops it if the process dies."""
+    """An exclusive ``flock`` on the lock file; the kernel drops it if the holding process dies."""
 
     def __init__(self, project_path: Path):
         lock_path = project_path / LOCK_NAME
@@ -241,23 +259,46 @@ class Project:
     # ------------------------------------------------------------------ creation and opening
 
     @classmethod
-    def create(cls, path: str | os.PathLike, *, thumbnails: Any, sources: Sequence[str],
-               boxes: Any, truth: Any, class_names: Sequence[str],
-               import_report: Mapping[str, Any] | None = None) -> Project:
+    def create(
+        cls,
+        path: str | os.PathLike,
+        *,
+        thumbnails: Any,
+        sources: Sequence[str],
+        boxes: Any,
+        truth: Any,
+        class_names: Sequence[str],
+        import_report: Mapping[str, Any] | None = None,
+    ) -> Project:
         """Write a new project and return it open for writing.
 
         ``thumbnails`` is an array-like (numpy or dask) of shape (N, h, w, 3) uint8, ``boxes``
         (N, 4) int x0, y0, x1, y1, ``truth`` (N,) int with -1 for unknown.
         """
-        return drain(cls.create_progress(path, thumbnails=thumbnails, sources=sources, boxes=boxes,
-                                         truth=truth, class_names=class_names,
-                                         import_report=import_report))
+        return drain(
+            cls.create_progress(
+                path,
+                thumbnails=thumbnails,
+                sources=sources,
+                boxes=boxes,
+                truth=truth,
+                class_names=class_names,
+                import_report=import_report,
+            )
+        )
 
     @classmethod
-    def create_progress(cls, path: str | os.PathLike, *, thumbnails: Any, sources: Sequence[str],
-                        boxes: Any, truth: Any, class_names: Sequence[str],
-                        import_report: Mapping[str, Any] | None = None,
-                        ) -> ProgressGenerator[Project]:
+    def create_progress(
+        cls,
+        path: str | os.PathLike,
+        *,
+        thumbnails: Any,
+        sources: Sequence[str],
+        boxes: Any,
+        truth: Any,
+        class_names: Sequence[str],
+        import_report: Mapping[str, Any] | None = None,
+    ) -> ProgressGenerator[Project]:
         """Like :meth:`create`, yielding progress while thumbnails are computed and written.
 
         The project is built in a hidden sibling directory and renamed into place at the end,
@@ -272,14 +313,16 @@ class Project:
         try:
             group = zarr.open_group(staging, mode="w", zarr_format=3)
             h, w = int(thumbnails.shape[1]), int(thumbnails.shape[2])
-            group.attrs.update({
-                "napari_tsne_label": {"schema_version": SCHEMA_VERSION},
-                "initial_class_names": list(class_names),
-                "class_names": list(class_names),
-                "thumbnail_size": [h, w],
-                "import_report": dict(import_report or {}),
-                "created": time.time(),
-            })
+            group.attrs.update(
+                {
+                    "napari_tsne_label": {"schema_version": SCHEMA_VERSION},
+                    "initial_class_names": list(class_names),
+                    "class_names": list(class_names),
+                    "thumbnail_size": [h, w],
+                    "import_report": dict(import_report or {}),
+                    "created": time.time(),
+                }
+            )
             group.create_array("boxes", data=np.asarray(boxes, dtype=np.int32).reshape(n, 4))
             group.create_array("truth", data=np.asarray(truth, dtype=np.int32).reshape(n))
             group.create_array("labels", data=np.full(n, -1, dtype=np.int32), chunks=(max(n, 1),))
@@ -371,7 +414,7 @@ class Project:
 
     @property
     def boxes(self) -> np.ndarray:
-        """Crop boxes in the source images, (N, 4) int32 x0, y0, x1, y1 (whole image: 0, 0, w, h)."""
+        """Crop boxes in the source images, (N, 4) int32 x0, y0, x1, y1 (whole: 0, 0, w, h)."""
         return self._group["boxes"][:]
 
     @property
@@ -411,17 +454,21 @@ class Project:
 
     @property
     def label_sources(self) -> list[str]:
-        """For every sample, the ``source`` of the action that set its current label ('' if none)."""
+        """Per sample, the ``source`` of the action that set its current label ('' if none)."""
         return list(self._state.sources)
 
     def apply_label(self, indices: Any, label: int, source: str = "user") -> None:
-        """Set ``label`` (-1 clears) on the samples ``indices``; logged and saved before returning."""
+        """Set ``label`` (-1 clears) on samples ``indices``; logged and saved before returning."""
         idx = np.unique(np.asarray(indices, dtype=np.int64).reshape(-1))
         if idx.size and (idx[0] < 0 or idx[-1] >= self.n_samples):
             raise ValueError(f"sample indices must lie in [0, {self.n_samples})")
         if not -1 <= label < len(self._state.class_names):
-            raise ValueError(f"label {label} is not a class index (0..{len(self.class_names) - 1}) or -1")
-        self._commit(Action(time.time(), "label", tuple(int(i) for i in idx), int(label), None, source))
+            raise ValueError(
+                f"label {label} is not a class index (0..{len(self.class_names) - 1}) or -1"
+            )
+        self._commit(
+            Action(time.time(), "label", tuple(int(i) for i in idx), int(label), None, source)
+        )
 
     def undo(self) -> np.ndarray | None:
         """Undo the last label application (logged); return the indices it touched, None if none."""
@@ -445,8 +492,9 @@ class Project:
         """Whether :meth:`redo` has an undone application to redo."""
         return bool(self._state.redo_stack)
 
-    def log_action(self, kind: str, indices: Any = (), label: int = -1, value: Any = None,
-                   source: str = "user") -> None:
+    def log_action(
+        self, kind: str, indices: Any = (), label: int = -1, value: Any = None, source: str = "user"
+    ) -> None:
         """Record a non-labeling action (focus, slider, deselect, ...) in the log.
 
         ``value`` must be JSON-serialisable. Kinds that change labels or classes are reserved.
@@ -544,7 +592,9 @@ class Project:
             return self._group[f"{kind}/{name}"]
         except KeyError:
             present = ", ".join(sorted(self._shapes(kind))) or "none"
-            raise UserInputError(f"no {kind} named {name!r} in {self.path} (present: {present})") from None
+            raise UserInputError(
+                f"no {kind} named {name!r} in {self.path} (present: {present})"
+            ) from None
 
     def _shapes(self, kind: str) -> dict[str, tuple[int, ...]]:
         group = self._group[kind]
@@ -556,7 +606,9 @@ class Project:
         _check_name(name)
         matrix = np.asarray(values)
         if matrix.ndim != 2 or matrix.shape[0] != self.n_samples:
-            raise ValueError(f"{kind} {name!r} must have shape ({self.n_samples}, k), got {matrix.shape}")
+            raise ValueError(
+                f"{kind} {name!r} must have shape ({self.n_samples}, k), got {matrix.shape}"
+            )
         staging = self.path / STAGING_NAME
         staging.mkdir(exist_ok=True)
         built = staging / uuid.uuid4().hex
@@ -588,8 +640,9 @@ def _write_thumbnails(group: zarr.Group, thumbnails: Any) -> ProgressGenerator[N
     """Write (N, h, w, 3) thumbnails chunk by chunk, computing lazy (dask) blocks as they go."""
     n, h, w, _ = (int(s) for s in thumbnails.shape)
     chunk = min(THUMBNAIL_CHUNK, max(n, 1))
-    array = group.create_array("thumbnails", shape=(n, h, w, 3), chunks=(chunk, h, w, 3),
-                               dtype=np.uint8)
+    array = group.create_array(
+        "thumbnails", shape=(n, h, w, 3), chunks=(chunk, h, w, 3), dtype=np.uint8
+    )
     for start in range(0, n, chunk):
         stop = min(start + chunk, n)
         block = thumbnails[start:stop]

@@ -57,7 +57,7 @@ class VocAnnotation:
 
 @dataclass
 class VocSet:
-    """A cleaned VOC set: per image its absolute path and kept objects, fault counts, skipped files."""
+    """A cleaned VOC set: (absolute image path, kept objects) per image, faults, skipped files."""
 
     images: list[tuple[str, list[VocObject]]] = field(default_factory=list)
     faults: Counter = field(default_factory=Counter)
@@ -65,11 +65,13 @@ class VocSet:
 
 
 def find_voc_root(folder: str | os.PathLike) -> Path | None:
-    """The folder holding ``Annotations/`` and ``JPEGImages/``: ``folder`` or its only such child."""
+    """The folder with ``Annotations/`` and ``JPEGImages/``: ``folder`` or its only such child."""
     folder = Path(folder)
     if _is_voc_dir(folder):
         return folder
-    children = [child for child in sorted(folder.iterdir()) if child.is_dir() and _is_voc_dir(child)]
+    children = [
+        child for child in sorted(folder.iterdir()) if child.is_dir() and _is_voc_dir(child)
+    ]
     return children[0] if len(children) == 1 else None
 
 
@@ -97,8 +99,10 @@ def parse_annotation(path: str | os.PathLike) -> VocAnnotation:
     )
 
 
-def clean_boxes(objects: Iterable[VocObject], width: int, height: int) -> tuple[list[VocObject], Counter]:
-    """Drop or clamp faulty boxes of one image of ``width`` x ``height``; return kept objects and faults."""
+def clean_boxes(
+    objects: Iterable[VocObject], width: int, height: int
+) -> tuple[list[VocObject], Counter]:
+    """Drop or clamp faulty boxes of a ``width`` x ``height`` image; return kept objects, faults."""
     kept: list[VocObject] = []
     seen: set[VocObject] = set()
     faults: Counter = Counter()
@@ -157,8 +161,10 @@ def _is_voc_dir(folder: Path) -> bool:
 def _parse_object(element: ET.Element) -> VocObject | None:
     name = (element.findtext("name") or "").strip()
     try:
-        box = tuple(round(float(element.findtext(f"bndbox/{key}")))
-                    for key in ("xmin", "ymin", "xmax", "ymax"))
+        box = tuple(
+            round(float(element.findtext(f"bndbox/{key}")))
+            for key in ("xmin", "ymin", "xmax", "ymax")
+        )
     except (TypeError, ValueError):
         return None
     return VocObject(name, box) if name else None
@@ -177,7 +183,10 @@ def _image_for(root: Path, xml_path: Path, filename: str) -> Path:
     if filename and (images / filename).is_file():
         return images / filename
     for suffix in IMAGE_SUFFIXES:
-        for candidate in (images / f"{xml_path.stem}{suffix}", images / f"{xml_path.stem}{suffix.upper()}"):
+        for candidate in (
+            images / f"{xml_path.stem}{suffix}",
+            images / f"{xml_path.stem}{suffix.upper()}",
+        ):
             if candidate.is_file():
                 return candidate
     raise AnnotationError(xml_path, f"image {filename or xml_path.stem} not found in {IMAGES_DIR}")
