@@ -117,7 +117,11 @@ class Workspace:
 
     @classmethod
     def of(cls, viewer: Any) -> Workspace:
-        """The workspace of ``viewer``, made on first use and dropped when the viewer closes."""
+        """The workspace of ``viewer``, made on first use and dropped when the viewer closes.
+
+        napari hands plugin widgets a proxy of the viewer; the workspace belongs to the viewer.
+        """
+        viewer = getattr(viewer, "__wrapped__", viewer)
         key = id(viewer)
         workspace = _WORKSPACES.get(key)
         if workspace is None or workspace.viewer is not viewer:
