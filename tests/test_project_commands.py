@@ -78,6 +78,10 @@ def test_info_reads_while_another_process_holds_the_project(project, capsys):
             ["import", "{p}", "--project", "{p}/x.ntl.zarr", "--max-samples", "-1"],
             "import: error: --max-samples must be 0 (all) or positive, got -1",
         ),
+        (
+            ["import", "{p}", "--project", "{p}/x.zarr"],
+            "import: error: a project path must end in .ntl.zarr, got x.zarr",
+        ),
         (["info", "{p}/none.ntl.zarr"], "info: error: no project at {p}/none.ntl.zarr"),
         (
             ["export", "{p}", "--out", "{p}/o"],

@@ -51,6 +51,13 @@ def test_create_refuses_existing_path(tmp_path):
         make_project(path)
 
 
+def test_create_needs_the_project_suffix_and_makes_parent_folders(tmp_path):
+    with pytest.raises(UserInputError, match="a project path must end in .ntl.zarr, got p.zarr"):
+        make_project(tmp_path / "p.zarr")
+    make_project(tmp_path / "new" / "sub" / "p.ntl.zarr").close()
+    assert Project.open(tmp_path / "new" / "sub" / "p.ntl.zarr").n_samples == 20
+
+
 def test_create_checks_shapes(tmp_path):
     with pytest.raises(ValueError, match=r"thumbnails must have shape \(2, h, w, 3\)"):
         Project.create(

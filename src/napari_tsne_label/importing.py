@@ -31,7 +31,7 @@ import zarr
 from napari_tsne_label.errors import UserInputError
 from napari_tsne_label.imaging import ImageReadError, is_image_file, thumbnails_from_file
 from napari_tsne_label.progress import Progress, ProgressGenerator
-from napari_tsne_label.store import Project
+from napari_tsne_label.store import Project, new_project_path
 from napari_tsne_label.voc import find_voc_root, read_voc_set
 
 DEFAULT_MAX_SAMPLES = 3000
@@ -141,9 +141,7 @@ def import_folder(
     """
     if size < 8:
         raise UserInputError(f"--size must be at least 8 pixels, got {size}")
-    project = Path(project).expanduser().absolute()
-    if project.exists():
-        raise UserInputError(f"{project} already exists; choose a new --project path")
+    project = new_project_path(project)
     found = plan_import(src)
     keep = stratified_subsample(found.truth, max_samples, seed)
     plan = found.subset(keep)

@@ -304,9 +304,7 @@ class Project:
         The project is built in a hidden sibling directory and renamed into place at the end,
         so an interrupted creation leaves no half-made project behind.
         """
-        final = Path(path).expanduser().absolute()
-        if final.exists():
-            raise UserInputError(f"{final} already exists; choose a new --project path")
+        final = new_project_path(path)
         n = len(sources)
         _check_shapes(thumbnails, boxes, truth, n)
         staging = final.with_name(f".{final.name}.{uuid.uuid4().hex}.partial")
@@ -622,6 +620,16 @@ class Project:
             shutil.rmtree(retired)
         else:
             os.rename(built, target)
+
+
+def new_project_path(path: str | os.PathLike) -> Path:
+    """``path`` made absolute, checked to end in ``.ntl.zarr`` and not to exist yet."""
+    final = Path(path).expanduser().absolute()
+    if not final.name.endswith(PROJECT_SUFFIX):
+        raise UserInputError(f"a project path must end in {PROJECT_SUFFIX}, got {final.name}")
+    if final.exists():
+        raise UserInputError(f"{final} already exists; choose a new --project path")
+    return final
 
 
 def _check_shapes(thumbnails: Any, boxes: Any, truth: Any, n: int) -> None:
