@@ -102,7 +102,9 @@ def test_apply_label_validates_indices_and_label(project):
         project.apply_label([20], 0)
     with pytest.raises(ValueError, match=r"label 3 is not a class index \(0..2\) or -1"):
         project.apply_label([0], 3)
+    project.apply_label([], 1)
     assert project.actions() == []
+    assert not project.can_undo
 
 
 def test_undo_redo_survive_restarts(tmp_path):

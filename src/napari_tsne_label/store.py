@@ -219,8 +219,6 @@ def _read_log(path: Path) -> tuple[list[Action], int]:
         try:
             actions.append(Action.from_json(line.decode("utf-8")))
         except (ValueError, KeyError, TypeError):
-            if number == len(lines) - 1 and not lines[-1]:
-                break
             raise UserInputError(f"action log {path} is damaged at line {number}") from None
         intact += len(line) + 1
     return actions, intact
@@ -456,9 +454,14 @@ class Project:
         return list(self._state.sources)
 
     def apply_label(self, indices: Any, label: int, source: str = "user") -> None:
-        """Set ``label`` (-1 clears) on samples ``indices``; logged and saved before returning."""
+        """Set ``label`` (-1 clears) on samples ``indices``; logged and saved before returning.
+
+        An empty ``indices`` does nothing (and is not logged).
+        """
         idx = np.unique(np.asarray(indices, dtype=np.int64).reshape(-1))
-        if idx.size and (idx[0] < 0 or idx[-1] >= self.n_samples):
+        if idx.size == 0:
+            return
+        if idx[0] < 0 or idx[-1] >= self.n_samples:
             raise ValueError(f"sample indices must lie in [0, {self.n_samples})")
         if not -1 <= label < len(self._state.class_names):
             raise ValueError(
