@@ -173,6 +173,15 @@ def test_truncated_jpeg_is_reported(tmp_path):
         read_image(tmp_path / "t.jpg")
 
 
+def test_decompression_bomb_is_reported(tmp_path, monkeypatch):
+    Image.fromarray(RGB).save(tmp_path / "big.png")
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 10)
+    with pytest.raises(
+        ImageReadError, match="unreadable image \\(Image size \\(54 pixels\\) exceeds"
+    ):
+        read_image(tmp_path / "big.png")
+
+
 def test_missing_file_is_reported(tmp_path):
     with pytest.raises(ImageReadError, match="unreadable image"):
         read_image(tmp_path / "gone.png")

@@ -32,6 +32,17 @@ MAX_CHANNELS = 8
 LOW_PERCENTILE = 0.5
 HIGH_PERCENTILE = 99.5
 _PLANE_AXES = ("Y", "X")
+# what decoders raise on broken, truncated, unsupported or absurdly large files
+_DECODER_ERRORS = (
+    OSError,
+    ValueError,
+    SyntaxError,
+    KeyError,
+    IndexError,
+    NotImplementedError,
+    UnidentifiedImageError,
+    Image.DecompressionBombError,
+)
 _CHANNEL_AXES = ("S", "C")
 
 
@@ -61,8 +72,10 @@ def read_image(path: str | os.PathLike) -> np.ndarray:
             data, axes = _read_pillow(path), None
     except ImageReadError:
         raise
-    except (OSError, ValueError, UnidentifiedImageError, SyntaxError) as err:
+    except _DECODER_ERRORS as err:
         raise ImageReadError(path, f"unreadable image ({_describe(err)})") from None
+    except MemoryError:
+        raise ImageReadError(path, "image too large for memory") from None
     if data.size == 0:
         raise ImageReadError(path, "image has no pixels")
     return to_rgb8(data, axes)
