@@ -7,6 +7,7 @@ import pytest
 import tifffile
 from PIL import Image
 
+from napari_tsne_label import importing, store
 from napari_tsne_label.errors import UserInputError
 from napari_tsne_label.importing import import_folder, plan_import, stratified_subsample
 from napari_tsne_label.progress import drain
@@ -101,15 +102,21 @@ def test_voc_import_crops_every_cleaned_box(tmp_path):
         }
 
 
-def test_progress_reports_image_batches(tmp_path):
+def test_images_are_read_and_written_in_batches(tmp_path, monkeypatch):
+    monkeypatch.setattr(importing, "IMAGES_PER_BATCH", 2)
+    monkeypatch.setattr(store, "THUMBNAIL_CHUNK", 3)
     (tmp_path / "flat").mkdir()
     for i in range(5):
-        Image.fromarray(np.zeros((4, 4), np.uint8)).save(tmp_path / "flat" / f"{i}.png")
+        Image.fromarray(np.full((4, 4), 10 * i, np.uint8)).save(tmp_path / "flat" / f"{i}.png")
     reports = []
-    drain(import_folder(tmp_path / "flat", tmp_path / "q.ntl.zarr", size=8), reports.append).close()
+    proj = drain(import_folder(tmp_path / "flat", tmp_path / "q.ntl.zarr", size=8), reports.append)
     reading = [(r.done, r.total) for r in reports if r.stage == "reading images"]
     writing = [(r.done, r.total) for r in reports if r.stage == "writing thumbnails"]
-    assert reading == [(5, 5)] and writing == [(5, 5)]
+    assert reading == [(2, 5), (4, 5), (5, 5)]
+    assert writing == [(3, 5), (5, 5)]
+    assert proj.thumbnails.chunks == (3, 8, 8, 3)
+    np.testing.assert_array_equal(proj.thumbnails[:, 0, 0, 0], [0, 10, 20, 30, 40])
+    proj.close()
 
 
 def make_source(kind: str, root):
