@@ -7,8 +7,11 @@ restart. Everything is deterministic for a given seed and numba thread count.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
+import numba
 import numpy as np
 
 from napari_tsne_label.errors import UserInputError
@@ -33,6 +36,20 @@ INIT_SCALE = 1e-4
 
 PCA_COMPONENTS = 50
 """Features with more dimensions are reduced by PCA before the neighbour search."""
+
+PARALLEL_MIN_SAMPLES = 2000
+"""Smaller problems run on one thread: thread start-up and waiting would cost more than they save."""
+
+
+@contextmanager
+def numba_threads(n_threads: int) -> Iterator[None]:
+    """Run the block with ``n_threads`` numba threads (in the calling thread only), then restore."""
+    previous = numba.get_num_threads()
+    numba.set_num_threads(n_threads)
+    try:
+        yield
+    finally:
+        numba.set_num_threads(previous)
 
 
 def initial_positions(X: np.ndarray, n_components: int, init: str, seed: int) -> np.ndarray:
@@ -62,7 +79,9 @@ class SemiSupervisedTSNE:
     Parameters follow the paper: perplexity 20, labeling importance ``f`` = 0.1, repulsion
     emphasis ``r`` = 0.1, point learning rates ramped over ``ramp_epochs`` = 10 epochs,
     Barnes-Hut ``theta`` = 0.5. ``learning_rate`` "auto" is max(N / 16, 50). ``affinities``
-    may be passed to reuse a P computed before for the same features.
+    may be passed to reuse a P computed before for the same features. ``n_threads`` None uses
+    numba's thread count from PARALLEL_MIN_SAMPLES points on and one thread below; results do
+    not depend on it.
     """
 
     def __init__(
@@ -78,6 +97,7 @@ class SemiSupervisedTSNE:
         init: str = "pca",
         seed: int = 0,
         affinities: Affinities | None = None,
+        n_threads: int | None = None,
     ):
         if n_components not in (2, 3):
             raise UserInputError(f"n_components must be 2 or 3, got {n_components}")
@@ -98,6 +118,8 @@ class SemiSupervisedTSNE:
             auto_learning_rate(len(X)) if learning_rate == "auto" else float(learning_rate)
         )
         self.init, self.seed = init, seed
+        parallel = len(X) >= PARALLEL_MIN_SAMPLES
+        self.n_threads = n_threads or (numba.config.NUMBA_NUM_THREADS if parallel else 1)
         self._initial = initial_positions(X, n_components, init, seed)
         self._labels = np.full(self.n_samples, -1, np.int64)
         self._label_epochs = np.full(self.n_samples, -1, np.int64)
@@ -142,8 +164,9 @@ class SemiSupervisedTSNE:
 
     def step(self, n_epochs: int = 1) -> np.ndarray:
         """Advance ``n_epochs`` gradient-descent epochs; return a copy of the (N, d) positions."""
-        for _ in range(n_epochs):
-            self._one_epoch()
+        with numba_threads(self.n_threads):
+            for _ in range(n_epochs):
+                self._one_epoch()
         return self._positions.copy()
 
     def _one_epoch(self) -> None:
@@ -156,7 +179,8 @@ class SemiSupervisedTSNE:
 
     def kl_divergence(self) -> float:
         """KL(P || Q) of the current positions (plain t-SNE objective, Barnes-Hut normaliser)."""
-        return kl_divergence(self._positions, self.affinities, self.theta)
+        with numba_threads(self.n_threads):
+            return kl_divergence(self._positions, self.affinities, self.theta)
 
     def run(self, n_epochs: int, report_every: int = 10) -> ProgressGenerator[np.ndarray]:
         """Advance ``n_epochs`` epochs as a progress generator; returns the final positions copy."""

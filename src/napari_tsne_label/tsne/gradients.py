@@ -110,12 +110,11 @@ class GradientBuffers(NamedTuple):
     attraction_norm: np.ndarray  # (N,)
     repulsion: np.ndarray  # (N, d)
     repulsion_norm: np.ndarray  # (N,)
-    ones: np.ndarray  # (N,)
 
     @classmethod
     def empty(cls, n: int, d: int) -> GradientBuffers:
         """Buffers for N points in d dimensions."""
-        return cls(np.empty((n, d)), np.empty(n), np.empty((n, d)), np.empty(n), np.ones(n))
+        return cls(np.empty((n, d)), np.empty(n), np.empty((n, d)), np.empty(n))
 
 
 def bh_gradient(
@@ -134,15 +133,12 @@ def bh_gradient(
     n, d = Y.shape
     out = np.empty((n, d)) if out is None else out
     buffers = GradientBuffers.empty(n, d) if buffers is None else buffers
-    _attraction(Y, P.indptr, P.indices, P.values, *weights[:4], 1.0 / n,
-                buffers.attraction, buffers.attraction_norm)
     tree = build_tree(Y)
-    _bh_sums(Y, tree.order, tree.leaf_of, buffers.ones, tree.centers, tree.widths, tree.counts,
-             tree.skips, theta * theta, buffers.repulsion, buffers.repulsion_norm)
+    _forces(Y, tree.order, tree.leaf_of, tree.centers, tree.widths, tree.counts, tree.skips,
+            theta * theta, P.indptr, P.indices, P.values, *weights[:4], 1.0 / n, *buffers)
     repulsion_total = buffers.repulsion_norm.sum()
     if weights.r > 0:
-        extra_norm = _add_mismatch_repulsion(Y, weights, theta, buffers.repulsion)
-        repulsion_total += extra_norm
+        repulsion_total += _add_mismatch_repulsion(Y, weights, theta, buffers.repulsion)
     attraction_total = buffers.attraction_norm.sum()
     _combine(buffers.attraction, buffers.repulsion, 4.0 * exaggeration / attraction_total,
              4.0 / repulsion_total, out)
@@ -154,140 +150,196 @@ def kl_divergence(Y: np.ndarray, P: Affinities, theta: float = 0.5) -> float:
     tree = build_tree(Y)
     n, d = Y.shape
     force, z = np.empty((n, d)), np.empty(n)
-    _bh_sums(Y, tree.order, tree.leaf_of, np.ones(n), tree.centers, tree.widths, tree.counts,
-             tree.skips, theta * theta, force, z)
+    _bh_sums(Y, tree.leaf_of, tree.centers, tree.widths, tree.counts, tree.skips, theta * theta,
+             force, z)
     return float(_kl_terms(Y, P.indptr, P.indices, P.values).sum() + np.log(z.sum()))
 
 
 def _add_mismatch_repulsion(Y, weights: LabelWeights, theta: float, repulsion) -> float:
     """Add r u_i sum_{j: other label} u_j t_ij^2 (y_i - y_j) to ``repulsion``; return r sum u u t.
 
-    The sum over other labels is the sum over all labeled points minus the sum over i's class.
+    The sum over other labels is the sum over all labeled points minus the sum over i's class:
+    one u-weighted tree of all labeled points and one per class, queried in one parallel pass.
     """
     active = np.flatnonzero((weights.labels >= 0) & (weights.u > 0))
     classes = np.unique(weights.labels[active])
     if len(classes) < 2:
         return 0.0
-    d = Y.shape[1]
-    force_all, z_all = _weighted_bh(Y, active, weights.u, theta)
-    force_own, z_own = np.empty((len(active), d)), np.empty(len(active))
-    active_labels = weights.labels[active]
-    for label in classes:
-        in_class = np.flatnonzero(active_labels == label)
-        force_own[in_class], z_own[in_class] = _weighted_bh(Y, active[in_class], weights.u, theta)
-    scale = weights.r * weights.u[active]
-    repulsion[active] += scale[:, None] * (force_all - force_own)
-    return float((scale * (z_all - z_own)).sum())
+    groups = [active] + [active[weights.labels[active] == label] for label in classes]
+    forest = _Forest.build(Y, weights.u, groups)
+    own_tree = 1 + np.searchsorted(classes, weights.labels)
+    extra = np.empty(len(active))
+    _mismatch_pass(Y, active, own_tree, weights.u, weights.r, theta * theta, *forest,
+                   repulsion, extra)
+    return float(extra.sum())
 
 
-def _weighted_bh(Y, members: np.ndarray, u: np.ndarray, theta: float):
-    """For each member i: sum over other members j of u_j t_ij^2 (y_i - y_j) and of u_j t_ij."""
-    sub = Y[members]
-    tree = build_tree(sub)
-    w = u[members]
-    masses, centers = _weighted_moments(sub, w, tree.order, tree.starts, tree.counts, tree.centers)
-    force, z = np.empty_like(sub), np.empty(len(members))
-    _bh_sums(sub, np.arange(len(members)), tree.leaf_of, w, centers, tree.widths, masses,
-             tree.skips, theta * theta, force, z)
-    return force, z
+class _Forest(NamedTuple):
+    """Several u-weighted trees in one set of node arrays; tree t spans nodes roots[t]:ends[t].
+
+    ``leaves[t, i]`` is the leaf holding point i (a row of Y) in tree t, -1 if i is not in it.
+    """
+
+    centers: np.ndarray
+    widths: np.ndarray
+    masses: np.ndarray
+    skips: np.ndarray
+    roots: np.ndarray
+    ends: np.ndarray
+    leaves: np.ndarray
+
+    @classmethod
+    def build(cls, Y: np.ndarray, u: np.ndarray, groups: list[np.ndarray]) -> _Forest:
+        """One tree per group of point indices, weighted by u."""
+        parts = []
+        leaves = np.full((len(groups), len(Y)), -1, np.int64)
+        offset = 0
+        for t, members in enumerate(groups):
+            tree = build_tree(Y[members])
+            masses, centers = _weighted_moments(Y[members], u[members], tree.order, tree.starts,
+                                                tree.counts, tree.centers)
+            parts.append((centers, tree.widths, masses, tree.skips + offset))
+            leaves[t, members] = tree.leaf_of + offset
+            offset += tree.n_nodes
+        sizes = np.array([len(part[1]) for part in parts])
+        ends = np.cumsum(sizes)
+        return cls(*(np.concatenate(column) for column in zip(*parts)), ends - sizes, ends, leaves)
 
 
 @njit(parallel=True, cache=True)
+def _mismatch_pass(Y, active, own_tree, u, r, theta2, centers, widths, masses, skips, roots, ends,
+                   leaves, repulsion, extra_norm):
+    """For each active labeled point: all-labeled tree (0) minus own-class tree sums, times r u_i."""
+    d = Y.shape[1]
+    for q in prange(len(active)):
+        i = active[q]
+        own = own_tree[i]
+        force_all = np.empty(d)
+        force_own = np.empty(d)
+        norm_all = _bh_point(Y, i, leaves[0, i], u[i], centers, widths, masses, skips, theta2,
+                             force_all, roots[0], ends[0])
+        norm_own = _bh_point(Y, i, leaves[own, i], u[i], centers, widths, masses, skips, theta2,
+                             force_own, roots[own], ends[own])
+        scale = r * u[i]
+        for a in range(d):
+            repulsion[i, a] += scale * (force_all[a] - force_own[a])
+        extra_norm[q] = scale * (norm_all - norm_own)
+
+
+@njit(cache=True)
 def _weighted_moments(Y, w, order, starts, counts, fallback_centers):
     """Total weight and weighted centre of every cell (the plain centre where the weight is 0)."""
     m, d = fallback_centers.shape
     masses = np.zeros(m)
-    centers = np.empty((m, d))
-    for z in prange(m):
-        acc = np.zeros(d)
+    centers = np.zeros((m, d))
+    for z in range(m):
         for k in range(starts[z], starts[z] + counts[z]):
             p = order[k]
             masses[z] += w[p]
             for a in range(d):
-                acc[a] += w[p] * Y[p, a]
-        if masses[z] > 0:
-            centers[z] = acc / masses[z]
-        else:
-            centers[z] = fallback_centers[z]
+                centers[z, a] += w[p] * Y[p, a]
+        for a in range(d):
+            centers[z, a] = centers[z, a] / masses[z] if masses[z] > 0 else fallback_centers[z, a]
     return masses, centers
 
 
 @njit(parallel=True, cache=True)
-def _bh_sums(Y, queries, self_leaf, self_mass, centers, widths, masses, skips, theta2,
-             out_force, out_norm):
-    """Barnes-Hut sums for each query point i = queries[q] (a row of Y).
+def _bh_sums(Y, self_leaf, centers, widths, counts, skips, theta2, out_force, out_norm):
+    """Plain Barnes-Hut sums of every point against one tree of all points, in parallel."""
+    for i in prange(len(Y)):
+        out_norm[i] = _bh_point(Y, i, self_leaf[i], 1.0, centers, widths, counts, skips, theta2,
+                                out_force[i], 0, len(skips))
 
-    out_force[i] = sum_j m_j t_ij^2 (y_i - y_j), out_norm[i] = sum_j m_j t_ij over the other
-    points; a cell is summarised at its centre when width^2 <= theta^2 * distance^2.
+
+@njit(parallel=True, cache=True)
+def _forces(Y, order, leaf_of, centers, widths, counts, skips, theta2, indptr, indices, values,
+            labels, u, same, other, base, attraction, attraction_norm, repulsion, repulsion_norm):
+    """Plain Barnes-Hut repulsion and label-weighted attraction of every point, one parallel pass.
+
+    Points are visited in tree order (neighbours in space run together, which keeps caches warm).
+    """
+    for q in prange(len(order)):
+        i = order[q]
+        repulsion_norm[i] = _bh_point(Y, i, leaf_of[i], 1.0, centers, widths, counts, skips,
+                                      theta2, repulsion[i], 0, len(skips))
+        attraction_norm[i] = _attraction_point(Y, i, indptr, indices, values, labels, u, same,
+                                               other, base, attraction[i])
+
+
+@njit(cache=True)
+def _bh_point(Y, i, own_leaf, own_mass, centers, widths, masses, skips, theta2, out_force,
+              root, end):
+    """Write sum_j m_j t_ij^2 (y_i - y_j) into out_force (d,); return sum_j m_j t_ij.
+
+    Sums run over the other points of the tree in nodes root:end; a cell is summarised at its centre of mass when
+    width^2 <= theta^2 * distance^2, so theta = 0 is exact.
     """
     d = Y.shape[1]
-    n_nodes = len(skips)
-    for q in prange(len(queries)):
-        i = queries[q]
-        norm = 0.0
-        f0 = 0.0
-        f1 = 0.0
-        f2 = 0.0
-        z = 0
-        while z < n_nodes:
-            d0 = Y[i, 0] - centers[z, 0]
-            d1 = Y[i, 1] - centers[z, 1]
-            d2 = Y[i, 2] - centers[z, 2] if d == 3 else 0.0
-            dist2 = d0 * d0 + d1 * d1 + d2 * d2
-            is_leaf = skips[z] == z + 1
-            if is_leaf or widths[z] * widths[z] <= theta2 * dist2:
-                mass = masses[z]
-                if is_leaf and z == self_leaf[i]:
-                    mass -= self_mass[i]
-                if mass > 0:
-                    t = 1.0 / (1.0 + dist2)
-                    norm += mass * t
-                    mt2 = mass * t * t
-                    f0 += mt2 * d0
-                    f1 += mt2 * d1
-                    f2 += mt2 * d2
-                z = skips[z]
+    y0 = Y[i, 0]
+    y1 = Y[i, 1]
+    y2 = Y[i, 2] if d == 3 else 0.0
+    norm = 0.0
+    f0 = 0.0
+    f1 = 0.0
+    f2 = 0.0
+    z = root
+    while z < end:
+        d0 = y0 - centers[z, 0]
+        d1 = y1 - centers[z, 1]
+        d2 = y2 - centers[z, 2] if d == 3 else 0.0
+        dist2 = d0 * d0 + d1 * d1 + d2 * d2
+        is_leaf = skips[z] == z + 1
+        if is_leaf or widths[z] * widths[z] <= theta2 * dist2:
+            mass = masses[z]
+            if is_leaf and z == own_leaf:
+                mass -= own_mass
+            if mass > 0:
+                t = 1.0 / (1.0 + dist2)
+                norm += mass * t
+                mt2 = mass * t * t
+                f0 += mt2 * d0
+                f1 += mt2 * d1
+                f2 += mt2 * d2
+            z = skips[z]
+        else:
+            z += 1
+    out_force[0] = f0
+    out_force[1] = f1
+    if d == 3:
+        out_force[2] = f2
+    return norm
+
+
+@njit(cache=True)
+def _attraction_point(Y, i, indptr, indices, values, labels, u, same, other, base, out_force):
+    """Write sum_j a_ij p_ij t_ij (y_i - y_j) over P's row i into out_force; return sum_j a_ij p_ij."""
+    d = Y.shape[1]
+    norm = 0.0
+    out_force[:] = 0.0
+    for e in range(indptr[i], indptr[i + 1]):
+        j = indices[e]
+        pair = base
+        if labels[i] >= 0 and labels[j] >= 0:
+            if labels[i] == labels[j]:
+                pair += u[i] * u[j] * same[i]
             else:
-                z += 1
-        out_norm[i] = norm
-        out_force[i, 0] = f0
-        out_force[i, 1] = f1
-        if d == 3:
-            out_force[i, 2] = f2
-
-
-@njit(parallel=True, cache=True)
-def _attraction(Y, indptr, indices, values, labels, u, same, other, base, out_force, out_norm):
-    """out_force[i] = sum_j a_ij p_ij t_ij (y_i - y_j) over P's row i; out_norm[i] = sum_j a_ij p_ij."""
-    n, d = Y.shape
-    for i in prange(n):
-        norm = 0.0
+                pair -= u[i] * u[j] * other[i]
+        weight = pair * values[e]
+        dist2 = 0.0
         for a in range(d):
-            out_force[i, a] = 0.0
-        for e in range(indptr[i], indptr[i + 1]):
-            j = indices[e]
-            pair = base
-            if labels[i] >= 0 and labels[j] >= 0:
-                if labels[i] == labels[j]:
-                    pair += u[i] * u[j] * same[i]
-                else:
-                    pair -= u[i] * u[j] * other[i]
-            weight = pair * values[e]
-            dist2 = 0.0
-            for a in range(d):
-                diff = Y[i, a] - Y[j, a]
-                dist2 += diff * diff
-            wt = weight / (1.0 + dist2)
-            for a in range(d):
-                out_force[i, a] += wt * (Y[i, a] - Y[j, a])
-            norm += weight
-        out_norm[i] = norm
+            diff = Y[i, a] - Y[j, a]
+            dist2 += diff * diff
+        wt = weight / (1.0 + dist2)
+        for a in range(d):
+            out_force[a] += wt * (Y[i, a] - Y[j, a])
+        norm += weight
+    return norm
 
 
-@njit(parallel=True, cache=True)
+@njit(cache=True)
 def _combine(attraction, repulsion, attraction_scale, repulsion_scale, out):
     n, d = out.shape
-    for i in prange(n):
+    for i in range(n):
         for a in range(d):
             out[i, a] = attraction_scale * attraction[i, a] - repulsion_scale * repulsion[i, a]
 

@@ -9,7 +9,7 @@ learning rate times exaggeration equal N as recommended by Belkina et al. (2019)
 from __future__ import annotations
 
 import numpy as np
-from numba import njit, prange
+from numba import njit
 
 SCHEDULE_START = 100
 SCHEDULE_STOP = 250
@@ -54,7 +54,7 @@ def point_learning_rates(label_epochs: np.ndarray, epoch: int, ramp_epochs: int)
     return np.where(labeled, ramp, 0.0)
 
 
-@njit(parallel=True, cache=True)
+@njit(cache=True)
 def gradient_step(Y, gradient, update, gains, learning_rate, momentum):
     """One momentum step with per-parameter gains, in place; then re-centre Y at the origin.
 
@@ -62,7 +62,7 @@ def gradient_step(Y, gradient, update, gains, learning_rate, momentum):
     agrees, and never fall below 0.01. All arrays (N, d) float64.
     """
     n, d = Y.shape
-    for i in prange(n):
+    for i in range(n):
         for a in range(d):
             if (gradient[i, a] > 0) != (update[i, a] > 0):
                 gains[i, a] += GAIN_INCREASE
@@ -75,6 +75,6 @@ def gradient_step(Y, gradient, update, gains, learning_rate, momentum):
     for i in range(n):
         for a in range(d):
             mean[a] += Y[i, a]
-    for i in prange(n):
+    for i in range(n):
         for a in range(d):
             Y[i, a] -= mean[a] / n
