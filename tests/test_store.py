@@ -111,13 +111,15 @@ def test_undo_redo_survive_restarts(tmp_path):
     path = tmp_path / "p.ntl.zarr"
     with make_project(path) as proj:
         proj.apply_label([0, 1], 0)
-        proj.apply_label([1, 2], 1)
+        proj.apply_label([1, 2], 1, source="suggestion")
         np.testing.assert_array_equal(proj.undo(), [1, 2])
     with Project.open(path, writable=True) as proj:
         np.testing.assert_array_equal(proj.labels[:3], [0, 0, -1])
+        assert proj.label_sources[:3] == ["user", "user", ""]
         assert proj.can_undo and proj.can_redo
         np.testing.assert_array_equal(proj.redo(), [1, 2])
         np.testing.assert_array_equal(proj.labels[:3], [0, 1, 1])
+        assert proj.label_sources[:3] == ["user", "suggestion", "suggestion"]
         proj.undo()
         proj.undo()
         assert proj.undo() is None
