@@ -7,6 +7,7 @@ current labels before every step, so labeling never restarts the embedding.
 
 from __future__ import annotations
 
+import threading
 import weakref
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -25,6 +26,7 @@ MAP_EMBEDDING = "map"
 METADATA_KEY = "napari_tsne_label_project"
 DISPLAY_HALF_WIDTH = 50.0
 POINT_SIZE = 2.5
+FRAME_WAIT_S = 1.0
 UNLABELED_COLOR = (0.55, 0.55, 0.55, 0.7)
 FOCUS_BORDER = (1.0, 0.1, 0.1, 1.0)
 GROUP_BORDER = (1.0, 1.0, 0.0, 1.0)
@@ -114,6 +116,7 @@ class Workspace:
         self.overwrite = False
         self._labels = np.empty(0, dtype=np.int32)
         self._map_layer: Any = None
+        self._step_shown = threading.Event()
 
     @classmethod
     def of(cls, viewer: Any) -> Workspace:
@@ -377,7 +380,7 @@ class Workspace:
 
         self.worker = create_worker(
             _tsne_steps, self.engine, self.labels_snapshot, self.settings.epochs_per_update,
-            _start_thread=False,
+            self._step_shown, _start_thread=False,
         )
         self.worker.yielded.connect(self._on_tsne_step)
         self.worker.start()
@@ -397,6 +400,7 @@ class Workspace:
             return
         worker.yielded.disconnect(self._on_tsne_step)
         worker.quit()
+        self._step_shown.set()
         self.worker = None
         self.save_positions()
         self.tsne_state.emit("stopped")
@@ -442,12 +446,19 @@ class Workspace:
     def _on_tsne_step(self, step: tuple[int, np.ndarray]) -> None:
         self.epoch, Y = step
         self.set_positions(Y)
+        self._step_shown.set()
 
 
 
-def _tsne_steps(engine: Any, labels: Any, epochs_per_update: int):
-    """Endless generator: set the current labels, advance the engine, yield (epoch, positions)."""
+def _tsne_steps(engine: Any, labels: Any, epochs_per_update: int, shown: threading.Event):
+    """Endless generator: set the current labels, advance the engine, yield (epoch, positions).
+
+    After each yield it waits until the GUI has ``shown`` the step (at most a second), so
+    steps never pile up faster than the viewer can draw them.
+    """
     while True:
         engine.set_labels(labels())
         Y = engine.step(n_epochs=epochs_per_update)
+        shown.clear()
         yield engine.epoch, Y
+        shown.wait(FRAME_WAIT_S)
