@@ -19,7 +19,7 @@ SAMPLES = ("blood-cells",)
 CACHE_ENV = "NAPARI_TSNE_LABEL_CACHE"
 _SEARCH_ROOTS = (
     Path(__file__).resolve().parents[2] / "sample_data",  # source checkout / editable install
-    Path(__file__).resolve().parent / "sample_data",  # data packaged inside the module
+    Path(__file__).resolve().parent / "_sample_data",  # wheels: packaged beside this module
 )
 
 
@@ -32,7 +32,7 @@ def sample_folder(name: str = "blood-cells") -> Path:
             return root / name
     raise UserInputError(
         f"sample {name!r} is not installed; it ships in the source tree (sample_data/{name}): "
-        "install napari-tsne-label from a clone with pip install -e"
+        "reinstall napari-tsne-label"
     )
 
 
