@@ -50,13 +50,13 @@ def test_packaged_weights_are_mapped_by_position_onto_timm_names():
     model = timm.create_model(DEFAULT_BACKBONE)
     fitted = fit_state_dict(model, source, "packaged")
     assert len(source) == len(fitted) == 296
-    assert list(source)[0] == "_conv_stem.weight" and list(fitted)[0] == "conv_stem.weight"
+    assert next(iter(source)) == "_conv_stem.weight" and next(iter(fitted)) == "conv_stem.weight"
     assert list(fitted) == list(model.state_dict())
     assert all(torch.equal(a, b) for a, b in zip(source.values(), fitted.values()))
 
 
 def test_feature_backbone_outputs_pooled_features():
-    model, preprocessing = create_backbone()
+    model, _ = create_backbone()
     with torch.inference_mode():
         out = model(torch.zeros(2, 3, 64, 64))
     assert out.shape == (2, 1280) and out.dtype == torch.float32
@@ -69,9 +69,10 @@ def test_missing_weights_file_is_one_line(tmp_path):
         create_backbone(weights=path)
 
 
-def test_corrupt_weights_file_is_one_line(tmp_path):
+@pytest.mark.parametrize("content", [b"not a checkpoint at all", b"", b"PK\x03\x04truncated"])
+def test_corrupt_weights_file_is_one_line(tmp_path, content):
     path = tmp_path / "corrupt.pth"
-    path.write_bytes(b"not a checkpoint at all")
+    path.write_bytes(content)
     with pytest.raises(UserInputError) as err:
         create_backbone(weights=path)
     message = str(err.value)

@@ -32,7 +32,8 @@ def tiny_weights(tmp_path_factory):
 
 def settings(method, **overrides):
     """Small, fast settings: 32-px CNN input, 8-px pixel features, one Exemplar epoch."""
-    values = dict(input_size=INPUT_SIZE, pix_size=8, batch_size=8, epochs=1, n_angles=8) | overrides
+    values = {"input_size": INPUT_SIZE, "pix_size": 8, "batch_size": 8, "epochs": 1, "n_angles": 8}
+    values |= overrides
     return ExtractionSettings(method, **values)
 
 
@@ -143,4 +144,4 @@ def test_distributed_run_equals_local_run(project):
         remote = drain(extract_batches(thumbnails, extractor, 6, cluster.scheduler_address), reports.append)
     assert remote.shape == local.shape == (20, 256) and remote.dtype == np.float32
     np.testing.assert_allclose(remote, local, rtol=1e-5, atol=1e-6)
-    assert sorted(r.done for r in reports)[-1] == 20 and len(reports) == 4
+    assert max(r.done for r in reports) == 20 and len(reports) == 4

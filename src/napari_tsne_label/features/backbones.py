@@ -8,6 +8,7 @@ the older ``efficientnet_pytorch`` code; its 296 tensors line up, in order and s
 
 from __future__ import annotations
 
+import pickle
 from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
@@ -80,7 +81,7 @@ def create_backbone(
                 "to fetch timm's pretrained weights"
             )
         model = timm.create_model(name, pretrained=wants_download)
-    except RuntimeError as err:  # timm reports unknown names and failed downloads this way
+    except (RuntimeError, OSError) as err:  # unknown names, failed downloads
         raise UserInputError(f"cannot create backbone {name!r}: {_first_line(err)}") from None
     if pretrained and not wants_download:
         path = Path(weights) if weights is not None else packaged_lite0_weights_path()
@@ -114,14 +115,16 @@ def load_state_dict_file(path: Path) -> dict[str, torch.Tensor]:
     """Read a checkpoint file (a state dict, or a dict holding one under 'state_dict' or 'model')."""
     if not path.is_file():
         raise UserInputError(f"weights file not found: {path}")
+    from safetensors import SafetensorError
+    from safetensors.torch import load_file
+
+    unreadable = (OSError, RuntimeError, ValueError, EOFError, pickle.UnpicklingError, SafetensorError)
     try:
         if path.suffix == ".safetensors":
-            from safetensors.torch import load_file
-
             data = load_file(str(path))
         else:
             data = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as err:  # any unreadable or corrupt file is the user's to fix
+    except unreadable as err:
         raise UserInputError(f"cannot read weights file {path}: {_first_line(err)}") from None
     for key in ("state_dict", "model"):
         if isinstance(data, dict) and isinstance(data.get(key), dict):

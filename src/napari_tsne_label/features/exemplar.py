@@ -153,8 +153,8 @@ def train_exemplar(
     head.to(device).train()
 
     def rotated_inputs(samples: np.ndarray, angle_index: np.ndarray) -> torch.Tensor:
-        x = preprocessing.to_tensor(thumbnails[samples], input_size)
-        return rotate(x, torch.from_numpy(schedule.angles[angle_index])).to(device)
+        x = preprocessing.to_tensor(thumbnails[samples], input_size).to(device)
+        return rotate(x, torch.from_numpy(schedule.angles[angle_index]).to(device))
 
     if use_cache:
         outputs = yield from _cached_outputs(backbone, rotated_inputs, schedule, config.batch_size)
