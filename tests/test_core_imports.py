@@ -24,6 +24,14 @@ CORE_MODULES = [
     "napari_tsne_label.emulation.classifier",
     "napari_tsne_label.emulation.protocol",
     "napari_tsne_label.emulation.report",
+    "napari_tsne_label.tsne",
+    "napari_tsne_label.tsne.tree",
+    "napari_tsne_label.tsne.affinities",
+    "napari_tsne_label.tsne.gradients",
+    "napari_tsne_label.tsne.optimizer",
+    "napari_tsne_label.tsne.engine",
+    "napari_tsne_label.tsne.quality",
+    "napari_tsne_label.cli.embed_command",
 ]
 
 
