@@ -145,3 +145,9 @@ def test_distributed_run_equals_local_run(project):
     assert remote.shape == local.shape == (20, 256) and remote.dtype == np.float32
     np.testing.assert_allclose(remote, local, rtol=1e-5, atol=1e-6)
     assert max(r.done for r in reports) == 20 and len(reports) == 4
+
+
+def test_malformed_scheduler_address_is_one_line(project):
+    extractor = BatchExtractor(Preprocessing(4, (0.0,) * 3, (1.0,) * 3), 4)
+    with pytest.raises(UserInputError, match="^cannot reach dask scheduler nonsense::x: invalid address"):
+        drain(extract_batches(project.thumbnails_dask(), extractor, 4, "nonsense::x"))

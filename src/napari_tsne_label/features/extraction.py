@@ -210,7 +210,7 @@ def _extract_on_cluster(
 
     try:
         client = Client(scheduler, timeout="10s")
-    except (OSError, TimeoutError) as err:
+    except (OSError, TimeoutError, ValueError) as err:
         raise UserInputError(f"cannot reach dask scheduler {scheduler}: {err}") from None
     futures: list[Any] = []
     try:
