@@ -22,7 +22,13 @@ from napari_tsne_label.tsne.affinities import (
     pca,
     validate_features,
 )
-from napari_tsne_label.tsne.gradients import GradientBuffers, bh_gradient, kl_divergence, label_weights
+from napari_tsne_label.tsne.gradients import (
+    GradientBuffers,
+    LabelWeights,
+    bh_gradient,
+    kl_divergence,
+    label_weights,
+)
 from napari_tsne_label.tsne.optimizer import (
     auto_learning_rate,
     exaggeration_at,
@@ -122,6 +128,7 @@ class SemiSupervisedTSNE:
         self.n_threads = n_threads or (numba.config.NUMBA_NUM_THREADS if parallel else 1)
         self._initial = initial_positions(X, n_components, init, seed)
         self._labels = np.full(self.n_samples, -1, np.int64)
+        self._weights: LabelWeights | None = None
         self._label_epochs = np.full(self.n_samples, -1, np.int64)
         self._gradient = np.empty_like(self._initial)
         self._buffers = GradientBuffers.empty(self.n_samples, n_components)
@@ -133,6 +140,11 @@ class SemiSupervisedTSNE:
         view = self._positions.view()
         view.flags.writeable = False
         return view
+
+    @property
+    def start_positions(self) -> np.ndarray:
+        """The seeded initial positions (N, n_components) that :meth:`reset` returns to, a copy."""
+        return self._initial.copy()
 
     @property
     def labels(self) -> np.ndarray:
@@ -169,8 +181,16 @@ class SemiSupervisedTSNE:
                 self._one_epoch()
         return self._positions.copy()
 
+    def _label_weights(self) -> LabelWeights:
+        """Equation (1)'s label terms for this epoch, recomputed only when u or labels change."""
+        u = self.point_learning_rates()
+        cached = self._weights
+        if cached is None or not np.array_equal(u, cached.u) or cached.labels is not self._labels:
+            self._weights = label_weights(self._labels, u, self.f, self.r)
+        return self._weights
+
     def _one_epoch(self) -> None:
-        weights = label_weights(self._labels, self.point_learning_rates(), self.f, self.r)
+        weights = self._label_weights()
         bh_gradient(self._positions, self.affinities, weights, exaggeration_at(self.epoch),
                     self.theta, out=self._gradient, buffers=self._buffers)
         gradient_step(self._positions, self._gradient, self._update, self._gains,

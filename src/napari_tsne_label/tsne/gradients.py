@@ -134,8 +134,9 @@ def bh_gradient(
     out = np.empty((n, d)) if out is None else out
     buffers = GradientBuffers.empty(n, d) if buffers is None else buffers
     tree = build_tree(Y)
-    _forces(Y, tree.order, tree.leaf_of, tree.centers, tree.widths, tree.counts, tree.skips,
-            theta * theta, P.indptr, P.indices, P.values, *weights[:4], 1.0 / n, *buffers)
+    nodes = _pack_nodes(tree.centers, tree.widths, tree.counts)
+    _forces(Y, tree.order, tree.leaf_of, nodes, tree.skips, theta * theta, P.indptr, P.indices,
+            P.values, *weights[:4], 1.0 / n, *buffers)
     repulsion_total = buffers.repulsion_norm.sum()
     if weights.r > 0:
         repulsion_total += _add_mismatch_repulsion(Y, weights, theta, buffers.repulsion)
@@ -150,8 +151,8 @@ def kl_divergence(Y: np.ndarray, P: Affinities, theta: float = 0.5) -> float:
     tree = build_tree(Y)
     n, d = Y.shape
     force, z = np.empty((n, d)), np.empty(n)
-    _bh_sums(Y, tree.leaf_of, tree.centers, tree.widths, tree.counts, tree.skips, theta * theta,
-             force, z)
+    nodes = _pack_nodes(tree.centers, tree.widths, tree.counts)
+    _bh_sums(Y, tree.leaf_of, nodes, tree.skips, theta * theta, force, z)
     return float(_kl_terms(Y, P.indptr, P.indices, P.values).sum() + np.log(z.sum()))
 
 
@@ -175,14 +176,13 @@ def _add_mismatch_repulsion(Y, weights: LabelWeights, theta: float, repulsion) -
 
 
 class _Forest(NamedTuple):
-    """Several u-weighted trees in one set of node arrays; tree t spans nodes roots[t]:ends[t].
+    """Several u-weighted trees in one node array; tree t spans nodes roots[t]:ends[t].
 
+    ``nodes`` are :func:`_pack_nodes` records with u-weighted centres and masses;
     ``leaves[t, i]`` is the leaf holding point i (a row of Y) in tree t, -1 if i is not in it.
     """
 
-    centers: np.ndarray
-    widths: np.ndarray
-    masses: np.ndarray
+    nodes: np.ndarray
     skips: np.ndarray
     roots: np.ndarray
     ends: np.ndarray
@@ -191,24 +191,23 @@ class _Forest(NamedTuple):
     @classmethod
     def build(cls, Y: np.ndarray, u: np.ndarray, groups: list[np.ndarray]) -> _Forest:
         """One tree per group of point indices, weighted by u."""
-        parts = []
+        nodes, skips = [], []
         leaves = np.full((len(groups), len(Y)), -1, np.int64)
         offset = 0
         for t, members in enumerate(groups):
             tree = build_tree(Y[members])
-            masses, centers = _weighted_moments(Y[members], u[members], tree.order, tree.starts,
-                                                tree.counts, tree.centers)
-            parts.append((centers, tree.widths, masses, tree.skips + offset))
+            nodes.append(_weighted_nodes(Y[members], u[members], tree))
+            skips.append(tree.skips + offset)
             leaves[t, members] = tree.leaf_of + offset
             offset += tree.n_nodes
-        sizes = np.array([len(part[1]) for part in parts])
-        ends = np.cumsum(sizes)
-        return cls(*(np.concatenate(column) for column in zip(*parts)), ends - sizes, ends, leaves)
+        ends = np.cumsum([len(part) for part in skips])
+        roots = np.concatenate([[0], ends[:-1]])
+        return cls(np.concatenate(nodes), np.concatenate(skips), roots, ends, leaves)
 
 
 @njit(parallel=True, cache=True)
-def _mismatch_pass(Y, active, own_tree, u, r, theta2, centers, widths, masses, skips, roots, ends,
-                   leaves, repulsion, extra_norm):
+def _mismatch_pass(Y, active, own_tree, u, r, theta2, nodes, skips, roots, ends, leaves,
+                   repulsion, extra_norm):
     """For each active labeled point: all-labeled tree (0) minus own-class tree sums, times r u_i."""
     d = Y.shape[1]
     for q in prange(len(active)):
@@ -216,14 +215,20 @@ def _mismatch_pass(Y, active, own_tree, u, r, theta2, centers, widths, masses, s
         own = own_tree[i]
         force_all = np.empty(d)
         force_own = np.empty(d)
-        norm_all = _bh_point(Y, i, leaves[0, i], u[i], centers, widths, masses, skips, theta2,
-                             force_all, roots[0], ends[0])
-        norm_own = _bh_point(Y, i, leaves[own, i], u[i], centers, widths, masses, skips, theta2,
-                             force_own, roots[own], ends[own])
+        norm_all = _bh_point(Y, i, leaves[0, i], u[i], nodes, skips, theta2, force_all, roots[0],
+                             ends[0])
+        norm_own = _bh_point(Y, i, leaves[own, i], u[i], nodes, skips, theta2, force_own,
+                             roots[own], ends[own])
         scale = r * u[i]
         for a in range(d):
             repulsion[i, a] += scale * (force_all[a] - force_own[a])
         extra_norm[q] = scale * (norm_all - norm_own)
+
+
+def _weighted_nodes(Y: np.ndarray, w: np.ndarray, tree) -> np.ndarray:
+    """Node records of ``tree`` over ``Y`` with weights ``w``: weighted centres and masses."""
+    masses, centers = _weighted_moments(Y, w, tree.order, tree.starts, tree.counts, tree.centers)
+    return _pack_nodes(centers, tree.widths, masses)
 
 
 @njit(cache=True)
@@ -243,54 +248,63 @@ def _weighted_moments(Y, w, order, starts, counts, fallback_centers):
     return masses, centers
 
 
+@njit(cache=True)
+def _pack_nodes(centers, widths, masses):
+    """Node records (M, 5) for cache-friendly traversal: centre x, y, z (0 in 2D), width^2, mass."""
+    m, d = centers.shape
+    nodes = np.zeros((m, 5))
+    for z in range(m):
+        for a in range(d):
+            nodes[z, a] = centers[z, a]
+        nodes[z, 3] = widths[z] * widths[z]
+        nodes[z, 4] = masses[z]
+    return nodes
+
+
 @njit(parallel=True, cache=True)
-def _bh_sums(Y, self_leaf, centers, widths, counts, skips, theta2, out_force, out_norm):
+def _bh_sums(Y, self_leaf, nodes, skips, theta2, out_force, out_norm):
     """Plain Barnes-Hut sums of every point against one tree of all points, in parallel."""
     for i in prange(len(Y)):
-        out_norm[i] = _bh_point(Y, i, self_leaf[i], 1.0, centers, widths, counts, skips, theta2,
-                                out_force[i], 0, len(skips))
+        out_norm[i] = _bh_point(Y, i, self_leaf[i], 1.0, nodes, skips, theta2, out_force[i], 0,
+                                len(skips))
 
 
 @njit(parallel=True, cache=True)
-def _forces(Y, order, leaf_of, centers, widths, counts, skips, theta2, indptr, indices, values,
-            labels, u, same, other, base, attraction, attraction_norm, repulsion, repulsion_norm):
+def _forces(Y, order, leaf_of, nodes, skips, theta2, indptr, indices, values, labels, u, same,
+            other, base, attraction, attraction_norm, repulsion, repulsion_norm):
     """Plain Barnes-Hut repulsion and label-weighted attraction of every point, one parallel pass.
 
     Points are visited in tree order (neighbours in space run together, which keeps caches warm).
     """
     for q in prange(len(order)):
         i = order[q]
-        repulsion_norm[i] = _bh_point(Y, i, leaf_of[i], 1.0, centers, widths, counts, skips,
-                                      theta2, repulsion[i], 0, len(skips))
+        repulsion_norm[i] = _bh_point(Y, i, leaf_of[i], 1.0, nodes, skips, theta2, repulsion[i],
+                                      0, len(skips))
         attraction_norm[i] = _attraction_point(Y, i, indptr, indices, values, labels, u, same,
                                                other, base, attraction[i])
 
 
 @njit(cache=True)
-def _bh_point(Y, i, own_leaf, own_mass, centers, widths, masses, skips, theta2, out_force,
-              root, end):
+def _bh_point(Y, i, own_leaf, own_mass, nodes, skips, theta2, out_force, root, end):
     """Write sum_j m_j t_ij^2 (y_i - y_j) into out_force (d,); return sum_j m_j t_ij.
 
-    Sums run over the other points of the tree in nodes root:end; a cell is summarised at its centre of mass when
+    Sums run over the other points of the tree in nodes root:end (records of
+    :func:`_pack_nodes`); a cell is summarised at its centre of mass when
     width^2 <= theta^2 * distance^2, so theta = 0 is exact.
     """
-    d = Y.shape[1]
-    y0 = Y[i, 0]
-    y1 = Y[i, 1]
-    y2 = Y[i, 2] if d == 3 else 0.0
-    norm = 0.0
-    f0 = 0.0
-    f1 = 0.0
-    f2 = 0.0
+    three = Y.shape[1] == 3
+    y0, y1, y2 = Y[i, 0], Y[i, 1], Y[i, 2] if three else 0.0
+    norm = f0 = f1 = f2 = 0.0
     z = root
     while z < end:
-        d0 = y0 - centers[z, 0]
-        d1 = y1 - centers[z, 1]
-        d2 = y2 - centers[z, 2] if d == 3 else 0.0
+        d0 = y0 - nodes[z, 0]
+        d1 = y1 - nodes[z, 1]
+        d2 = y2 - nodes[z, 2]
         dist2 = d0 * d0 + d1 * d1 + d2 * d2
-        is_leaf = skips[z] == z + 1
-        if is_leaf or widths[z] * widths[z] <= theta2 * dist2:
-            mass = masses[z]
+        next_z = skips[z]
+        is_leaf = next_z == z + 1
+        if is_leaf or nodes[z, 3] <= theta2 * dist2:
+            mass = nodes[z, 4]
             if is_leaf and z == own_leaf:
                 mass -= own_mass
             if mass > 0:
@@ -300,12 +314,12 @@ def _bh_point(Y, i, own_leaf, own_mass, centers, widths, masses, skips, theta2, 
                 f0 += mt2 * d0
                 f1 += mt2 * d1
                 f2 += mt2 * d2
-            z = skips[z]
+            z = next_z
         else:
             z += 1
     out_force[0] = f0
     out_force[1] = f1
-    if d == 3:
+    if three:
         out_force[2] = f2
     return norm
 
@@ -313,26 +327,31 @@ def _bh_point(Y, i, own_leaf, own_mass, centers, widths, masses, skips, theta2, 
 @njit(cache=True)
 def _attraction_point(Y, i, indptr, indices, values, labels, u, same, other, base, out_force):
     """Write sum_j a_ij p_ij t_ij (y_i - y_j) over P's row i into out_force; return sum_j a_ij p_ij."""
-    d = Y.shape[1]
-    norm = 0.0
-    out_force[:] = 0.0
+    three = Y.shape[1] == 3
+    y0, y1, y2 = Y[i, 0], Y[i, 1], Y[i, 2] if three else 0.0
+    own_label = labels[i]
+    f0 = f1 = f2 = norm = 0.0
     for e in range(indptr[i], indptr[i + 1]):
         j = indices[e]
         pair = base
-        if labels[i] >= 0 and labels[j] >= 0:
-            if labels[i] == labels[j]:
+        if own_label >= 0 and labels[j] >= 0:
+            if own_label == labels[j]:
                 pair += u[i] * u[j] * same[i]
             else:
                 pair -= u[i] * u[j] * other[i]
         weight = pair * values[e]
-        dist2 = 0.0
-        for a in range(d):
-            diff = Y[i, a] - Y[j, a]
-            dist2 += diff * diff
-        wt = weight / (1.0 + dist2)
-        for a in range(d):
-            out_force[a] += wt * (Y[i, a] - Y[j, a])
+        d0 = y0 - Y[j, 0]
+        d1 = y1 - Y[j, 1]
+        d2 = y2 - Y[j, 2] if three else 0.0
+        wt = weight / (1.0 + d0 * d0 + d1 * d1 + d2 * d2)
+        f0 += wt * d0
+        f1 += wt * d1
+        f2 += wt * d2
         norm += weight
+    out_force[0] = f0
+    out_force[1] = f1
+    if three:
+        out_force[2] = f2
     return norm
 
 
