@@ -79,6 +79,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help=f"epochs of the all-labels classifier (default {defaults.full_epochs})",
     )
     parser.add_argument("--seed", type=int, default=defaults.seed, help="random seed (default 0)")
+    parser.add_argument(
+        "--torch-threads",
+        type=int,
+        default=1,
+        help="torch threads for the classifier (default 1: fastest on shared cores)",
+    )
     parser.set_defaults(func=run)
 
 
@@ -122,7 +128,7 @@ def read_inputs(project_path: str, methods: list[str]):
 
 def run(args: argparse.Namespace) -> int:
     """Run the protocol on the project, write the report and print the summary table."""
-    from napari_tsne_label.emulation.classifier import use_all_cpus
+    from napari_tsne_label.emulation.classifier import set_torch_threads
     from napari_tsne_label.emulation.protocol import run_protocol
     from napari_tsne_label.emulation.report import format_table, write_report
     from napari_tsne_label.progress import drain_with_tqdm
@@ -132,7 +138,7 @@ def run(args: argparse.Namespace) -> int:
     if not methods:
         raise UserInputError("--methods names no feature method")
     features, truth = read_inputs(args.project, methods)
-    use_all_cpus()
+    set_torch_threads(args.torch_threads)
     result = drain_with_tqdm(run_protocol(features, truth, settings))
     paths = write_report(Path(args.out), result)
     print(format_table(result))

@@ -9,7 +9,6 @@ current state. Its weights, dropout masks and batch order come from its own seed
 from __future__ import annotations
 
 import math
-import os
 
 import numpy as np
 import torch
@@ -20,10 +19,15 @@ BATCH_SIZE = 32
 STRATEGIES = ("random", "least-confidence", "margin", "entropy")
 
 
-def use_all_cpus() -> int:
-    """Let torch use every CPU this process may run on; return that number."""
-    n_threads = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    torch.set_num_threads(max(1, int(n_threads or 1)))
+def set_torch_threads(n_threads: int = 1) -> int:
+    """Set torch's intra-op thread count (default 1) and return it.
+
+    One thread is the fast choice here: the MLP's batches are small, and extra OpenMP threads
+    spin while waiting, fighting the t-SNE's numba threads and other processes for the cores.
+    On the shared 2-core machine two threads were 10 to 40 times slower than one
+    (benchmarks/bench_emulation.py prints both).
+    """
+    torch.set_num_threads(max(1, int(n_threads)))
     return torch.get_num_threads()
 
 
