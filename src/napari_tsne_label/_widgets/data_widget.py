@@ -19,7 +19,12 @@ from qtpy.QtWidgets import (
     QWidget,
 )
 
-from napari_tsne_label._widgets.interaction import on_click, reports_user_errors
+from napari_tsne_label._widgets.qt_helpers import (
+    forward_progress,
+    on_click,
+    prepare_torch_training,
+    reports_user_errors,
+)
 from napari_tsne_label._widgets.workspace import Workspace
 from napari_tsne_label.errors import UserInputError
 from napari_tsne_label.features.backbones import DEFAULT_BACKBONE
@@ -156,7 +161,8 @@ class DataFeaturesWidget(QWidget):
         from napari.qt.threading import create_worker
         from napari.utils import progress
 
-        worker = create_worker(_forward_progress, generator, _start_thread=False)
+        prepare_torch_training()
+        worker = create_worker(forward_progress, generator, _start_thread=False)
         self._napari_progress = progress(total=0, desc=description)
         worker.yielded.connect(self._on_progress)
         worker.returned.connect(reports_user_errors(on_result))
@@ -215,7 +221,3 @@ class DataFeaturesWidget(QWidget):
             ", ".join(f"{m} {shape[0]}×{shape[1]}" for m, shape in project.features.items())
             or "none: extract some")
 
-
-def _forward_progress(generator: Any):
-    """Yield every progress report of ``generator`` and return its result (worker body)."""
-    return (yield from generator)

@@ -3,40 +3,17 @@
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from napari_tsne_label.errors import UserInputError
+from napari_tsne_label._widgets.qt_helpers import reports_user_errors
 
 if TYPE_CHECKING:
     from napari_tsne_label._widgets.workspace import Workspace
 
 CLICK_TOLERANCE_PX = 4.0
 LABEL_KEYS = tuple(str(n) for n in range(1, 10))
-
-
-def reports_user_errors(handler: Callable) -> Callable:
-    """Wrap a GUI handler so a :class:`UserInputError` becomes a napari warning, not a traceback."""
-
-    @functools.wraps(handler)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return handler(*args, **kwargs)
-        except UserInputError as err:
-            from napari.utils.notifications import show_warning
-
-            show_warning(str(err))
-            return None
-
-    return wrapper
-
-
-def on_click(button: Any, handler: Callable[[], Any]) -> None:
-    """Call ``handler()`` when ``button`` is clicked, user errors shown as napari warnings."""
-    guarded = reports_user_errors(handler)
-    button.clicked.connect(lambda *_: guarded())
 
 
 def point_under_mouse(layer: Any, event: Any) -> int | None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+from qtpy.QtCore import Qt
 from qtpy.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -20,9 +21,8 @@ from qtpy.QtWidgets import (
     QVBoxLayout,
     QWidget,
 )
-from qtpy.QtCore import Qt
 
-from napari_tsne_label._widgets.interaction import on_click, reports_user_errors
+from napari_tsne_label._widgets.qt_helpers import on_click, reports_user_errors, spin
 from napari_tsne_label._widgets.thumbnails import SamplePreview, ThumbnailGrid, read_thumbnails
 from napari_tsne_label._widgets.workspace import Workspace, class_color
 
@@ -69,12 +69,12 @@ class TsneLabelingWidget(QWidget):
         self.method = QComboBox()
         self.dims = QComboBox()
         self.dims.addItems(["3D", "2D"])
-        self.perplexity = _spin(QDoubleSpinBox(), 2, 100, 20, step=1)
-        self.f = _spin(QDoubleSpinBox(), 0, 1, 0.1, step=0.01, decimals=3)
-        self.r = _spin(QDoubleSpinBox(), 0, 1, 0.1, step=0.01, decimals=3)
-        self.ramp = _spin(QSpinBox(), 0, 500, 10)
+        self.perplexity = spin(QDoubleSpinBox(), 2, 100, 20, step=1)
+        self.f = spin(QDoubleSpinBox(), 0, 1, 0.1, step=0.01, decimals=3)
+        self.r = spin(QDoubleSpinBox(), 0, 1, 0.1, step=0.01, decimals=3)
+        self.ramp = spin(QSpinBox(), 0, 500, 10)
         self.ramp.setToolTip("epochs over which a newly labeled point's label weight ramps to 1")
-        self.epochs_per_update = _spin(QSpinBox(), 1, 50, 2)
+        self.epochs_per_update = spin(QSpinBox(), 1, 50, 2)
         for label, widget in [("features", self.method), ("dimensions", self.dims),
                               ("perplexity", self.perplexity), ("label importance f", self.f),
                               ("repulsion r", self.r), ("label ramp (epochs)", self.ramp),
@@ -309,13 +309,3 @@ class TsneLabelingWidget(QWidget):
         image = read_thumbnails(ws.project.thumbnails, [index])[0]
         self.preview.show_sample(index, image, caption)
 
-
-def _spin(spin: Any, low: float, high: float, value: float, step: float = 1,
-          decimals: int | None = None) -> Any:
-    """Configure a QSpinBox / QDoubleSpinBox with range, step, decimals and value."""
-    if decimals is not None:
-        spin.setDecimals(decimals)
-    spin.setRange(low, high)
-    spin.setSingleStep(step)
-    spin.setValue(value)
-    return spin

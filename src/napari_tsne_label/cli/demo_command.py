@@ -44,6 +44,7 @@ def run(args: argparse.Namespace) -> int:
         print(NO_DISPLAY, file=sys.stderr)
         return 1
     import napari
+    import torch._dynamo  # noqa: F401  (load triton before OpenGL: see prepare_torch_training)
 
     viewer = napari.Viewer(title="napari-tsne-label demo: blood cells")
     launch_demo(viewer, args.method)
