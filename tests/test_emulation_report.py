@@ -9,7 +9,13 @@ import pytest
 
 from napari_tsne_label.cli import main
 from napari_tsne_label.emulation.protocol import CurvePoint, ProtocolResult, ProtocolSettings
-from napari_tsne_label.emulation.report import curve_on_grid, format_table, write_report
+from napari_tsne_label.emulation.annotator import EmulationResult, EmulationStep
+from napari_tsne_label.emulation.report import (
+    curve_on_grid,
+    format_emulations,
+    format_table,
+    write_report,
+)
 from tests.conftest import make_project
 
 
@@ -71,6 +77,23 @@ def test_write_report_files(tmp_path):
     assert paths["summary.txt"].read_text().startswith("Actions to reach 80%")
     assert paths["curves.png"].read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert paths["steps.csv"].read_text().startswith("method,fold,step,epoch,focus,k,actions")
+
+
+def test_emulation_lines_and_steps_csv(tmp_path):
+    result = hand_made_result()
+    steps = [
+        EmulationStep(201, 4, 3, 2, 2, np.array([1, 2, 4]), 0),
+        EmulationStep(202, 4, 1, 2, 4, np.array([3]), 0),
+    ]
+    result.emulations["im", 1] = EmulationResult(
+        steps, np.array([-1, 0, 0, 0, 0]), np.zeros((5, 3)), 1, "max epochs"
+    )
+    assert format_emulations(result) == (
+        "im fold 2: 2 steps, 4 actions, 4/5 labeled (max epochs), "
+        "1 steps focused on a labeled sample"
+    )
+    rows = write_report(tmp_path, result)["steps.csv"].read_text().splitlines()
+    assert rows[1:] == ["im,1,0,201,4,3,2,2,3,0", "im,1,1,202,4,1,2,4,1,0"]
 
 
 def test_curve_on_grid_is_last_value_at_or_before():

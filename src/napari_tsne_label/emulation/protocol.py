@@ -129,7 +129,7 @@ def evaluation_steps(cumulative_actions: np.ndarray, increment: int, max_actions
     targets = np.arange(increment, last + increment, increment)
     targets = targets[targets <= max(max_actions, increment)]
     nearest = np.argmin(np.abs(cumulative_actions[None, :] - targets[:, None]), axis=1)
-    return sorted(set(int(i) for i in nearest if cumulative_actions[i] <= max_actions))
+    return sorted({int(i) for i in nearest if cumulative_actions[i] <= max_actions})
 
 
 def standardize(train: np.ndarray, other: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -254,16 +254,8 @@ def _forward_emulation(data: FoldData, emulation) -> ProgressGenerator[Emulation
             report = next(emulation)
         except StopIteration as stop:
             return stop.value
-        yield ProtocolProgress(
-            report.done,
-            report.total,
-            report.stage,
-            report.message,
-            data.method,
-            "tsne",
-            data.fold,
-            None,
-            report,
+        yield _report(
+            data, "tsne", report.done, report.total, report.stage, report.message, None, report
         )
 
 
@@ -340,6 +332,7 @@ def run_protocol(
     for method, X in features.items():
         for fold in range(settings.n_folds):
             data = fold_data(method, np.asarray(X, dtype=np.float64), truth, folds, fold)
+            yield _report(data, "all labels", 0, 1, "reference classifier")
             full[method, fold] = full_labeling_accuracy(data, settings)
             for strategy in settings.strategies:
                 if strategy == "tsne":

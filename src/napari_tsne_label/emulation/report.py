@@ -140,6 +140,20 @@ def format_table(result: ProtocolResult) -> str:
     return "\n".join(lines)
 
 
+def format_emulations(result: ProtocolResult) -> str:
+    """One line per emulated t-SNE labeling session: steps, actions, labels, why it stopped."""
+    lines = []
+    for (method, fold), emulation in result.emulations.items():
+        n_labeled = int(np.sum(emulation.labels >= 0))
+        actions = emulation.steps[-1].cumulative_actions if emulation.steps else 0
+        lines.append(
+            f"{method} fold {fold + 1}: {len(emulation.steps)} steps, {actions} actions, "
+            f"{n_labeled}/{emulation.labels.size} labeled ({emulation.stop_reason}), "
+            f"{emulation.focus_already_labeled} steps focused on a labeled sample"
+        )
+    return "\n".join(lines)
+
+
 def curve_on_grid(actions: np.ndarray, accuracy: np.ndarray, grid: np.ndarray) -> np.ndarray:
     """Step-function view of a curve on ``grid``: the accuracy of the last point at or before
     each grid action (NaN before the first point), so folds can be averaged."""
@@ -221,6 +235,8 @@ def write_report(out_dir: Path, result: ProtocolResult) -> dict[str, Path]:
     write_curves_csv(paths["curves.csv"], result.curves)
     write_steps_csv(paths["steps.csv"], result)
     write_summary_csv(paths["summary.csv"], result)
-    paths["summary.txt"].write_text(format_table(result) + "\n")
+    paths["summary.txt"].write_text(
+        format_table(result) + "\n\n" + format_emulations(result) + "\n"
+    )
     plot_curves(paths["curves.png"], result)
     return paths
