@@ -176,3 +176,45 @@ def test_suggest_focus_picks_an_unlabeled_point_and_focuses_it(workspace_widgets
     assert focus is not None and ws.project.labels[focus] == -1
     assert ws.project.actions()[-1].kind == "focus"
     np.testing.assert_allclose(viewer.camera.center, ws.map_layer.data[focus])
+
+
+def test_extract_runs_in_a_worker_and_offers_the_new_features(workspace_widgets, qtbot):
+    viewer, data, tsne = workspace_widgets
+    data.method.setCurrentText("pix")
+    qtbot.mouseClick(data.extract_button, Qt.LeftButton)
+    assert data.busy and not data.extract_button.isEnabled()
+    with qtbot.waitSignal(data.worker.finished, timeout=60000):
+        pass
+    project = Workspace.of(viewer).project
+    assert project.features["pix"] == (N_SAMPLES, 3 * 32 * 32)
+    assert data.features_label.text() == "im 100×16, pix 100×3072"
+    assert [tsne.method.itemText(i) for i in range(tsne.method.count())] == ["im", "pix"]
+    assert tsne.method.currentText() == "pix"
+    assert data.progress.value() == data.progress.maximum() == N_SAMPLES
+    assert data.extract_button.isEnabled()
+
+
+def test_cancel_stops_extraction_and_keeps_stored_features(workspace_widgets, qtbot):
+    viewer, data, _ = workspace_widgets
+    project = Workspace.of(viewer).project
+    before = project.read_features("im")
+    data.method.setCurrentText("im")
+    qtbot.mouseClick(data.extract_button, Qt.LeftButton)
+    worker = data.worker
+    qtbot.mouseClick(data.cancel_button, Qt.LeftButton)
+    with qtbot.waitSignal(worker.finished, timeout=120000):
+        pass
+    assert data.status.text() == "cancelled"
+    np.testing.assert_array_equal(project.read_features("im"), before)
+    assert not data.busy
+
+
+def test_hovering_a_point_shows_its_thumbnail(workspace_widgets):
+    viewer, _, tsne = workspace_widgets
+    ws = Workspace.of(viewer)
+    ws.hovered.emit(5)
+    assert tsne.preview.shown == 5
+    assert tsne.preview.caption.text() == "sample 5: unlabeled (truth: Platelets)"
+    image = tsne.preview.image.pixmap().toImage()
+    center = image.pixelColor(image.width() // 2, image.height() // 2)
+    assert center.red() == center.green() == 0 and abs(center.blue() - 200) <= 8

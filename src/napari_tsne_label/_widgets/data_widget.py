@@ -40,6 +40,7 @@ class DataFeaturesWidget(QWidget):
         self.viewer = napari_viewer
         self.workspace = Workspace.of(napari_viewer)
         self.worker: Any = None
+        self._cancelling = False
         self._napari_progress: Any = None
         layout = QVBoxLayout(self)
         layout.addWidget(self._build_data_box())
@@ -138,10 +139,15 @@ class DataFeaturesWidget(QWidget):
         from napari_tsne_label.features.extraction import extract as extract_features
 
         project = self.workspace.require_project()
-        settings = ExtractionSettings(method=self.method.currentText(),
-                                      backbone=self.backbone.text().strip() or DEFAULT_BACKBONE)
-        self._run(extract_features(project, settings), f"extracting {settings.method} features",
-                  lambda _features: self._on_extracted(settings.method))
+        settings = ExtractionSettings(
+            method=self.method.currentText(),
+            backbone=self.backbone.text().strip() or DEFAULT_BACKBONE,
+        )
+        self._run(
+            extract_features(project, settings),
+            f"extracting {settings.method} features",
+            lambda _features: self._on_extracted(settings.method),
+        )
 
     def _on_extracted(self, method: str) -> None:
         self.workspace.settings.method = method
@@ -178,9 +184,12 @@ class DataFeaturesWidget(QWidget):
         """Stop the running job after its current step; nothing stored before is lost."""
         if self.worker is not None:
             self.worker.quit()
+            self._cancelling = True
             self.status.setText("cancelling…")
 
     def _on_progress(self, report: Progress) -> None:
+        if self._cancelling:
+            return
         self.progress.setMaximum(max(report.total, 1))
         self.progress.setValue(report.done)
         self.status.setText(f"{report.stage} {report.done}/{report.total} {report.message}".strip())
@@ -198,15 +207,20 @@ class DataFeaturesWidget(QWidget):
         if self._napari_progress is not None:
             self._napari_progress.close()
             self._napari_progress = None
-        if self.status.text() == "cancelling…":
+        if self._cancelling:
             self.status.setText("cancelled")
+        self._cancelling = False
         self.worker = None
         self.cancel_button.setEnabled(False)
         self._set_enabled(True)
 
     def _set_enabled(self, enabled: bool) -> None:
-        for widget in (self.open_button, self.import_button, self.sample_button,
-                       self.extract_button):
+        for widget in (
+            self.open_button,
+            self.import_button,
+            self.sample_button,
+            self.extract_button,
+        ):
             widget.setEnabled(enabled)
 
     def _on_project_changed(self) -> None:
@@ -215,9 +229,11 @@ class DataFeaturesWidget(QWidget):
             self.project_label.setText("no project open")
             self.features_label.setText("")
             return
-        self.project_label.setText(f"{project.path.name}: {project.n_samples} samples, "
-                                   f"classes {', '.join(project.class_names) or 'none'}")
+        self.project_label.setText(
+            f"{project.path.name}: {project.n_samples} samples, "
+            f"classes {', '.join(project.class_names) or 'none'}"
+        )
         self.features_label.setText(
             ", ".join(f"{m} {shape[0]}×{shape[1]}" for m, shape in project.features.items())
-            or "none: extract some")
-
+            or "none: extract some"
+        )

@@ -62,6 +62,7 @@ class EmulationWidget(QWidget):
         self.viewer = napari_viewer
         self.workspace = Workspace.of(napari_viewer)
         self.worker: Any = None
+        self._cancelling = False
         self.result: ProtocolResult | None = None
         self.curves: dict[tuple[str, str, int], list[tuple[int, float]]] = {}
         self._folds = np.empty(0, dtype=np.int64)
@@ -111,10 +112,14 @@ class EmulationWidget(QWidget):
         self.max_epochs = spin(QSpinBox(), 10, 5000, 1000, step=50)
         self.f = spin(QDoubleSpinBox(), 0, 1, 0.1, step=0.01, decimals=3)
         self.r = spin(QDoubleSpinBox(), 0, 1, 0.1, step=0.01, decimals=3)
-        for label, widget in [("folds", self.folds), ("max actions", self.max_actions),
-                              ("labeling start epoch s", self.start_epoch),
-                              ("max epochs", self.max_epochs), ("label importance f", self.f),
-                              ("repulsion r", self.r)]:
+        for label, widget in [
+            ("folds", self.folds),
+            ("max actions", self.max_actions),
+            ("labeling start epoch s", self.start_epoch),
+            ("max epochs", self.max_epochs),
+            ("label importance f", self.f),
+            ("repulsion r", self.r),
+        ]:
             form.addRow(label, widget)
         return box
 
@@ -125,11 +130,19 @@ class EmulationWidget(QWidget):
         strategies = tuple(s for s, check in self.strategy_checks.items() if check.isChecked())
         if not strategies:
             raise UserInputError("choose at least one strategy")
-        tsne = TSNESettings(f=self.f.value(), r=self.r.value(), start_epoch=self.start_epoch.value(),
-                            max_epochs=self.max_epochs.value(),
-                            n_components=self.workspace.settings.n_components)
-        return ProtocolSettings(strategies=strategies, n_folds=self.folds.value(),
-                                max_actions=self.max_actions.value(), tsne=tsne)
+        tsne = TSNESettings(
+            f=self.f.value(),
+            r=self.r.value(),
+            start_epoch=self.start_epoch.value(),
+            max_epochs=self.max_epochs.value(),
+            n_components=self.workspace.settings.n_components,
+        )
+        return ProtocolSettings(
+            strategies=strategies,
+            n_folds=self.folds.value(),
+            max_actions=self.max_actions.value(),
+            tsne=tsne,
+        )
 
     def run(self) -> None:
         """Start the protocol in a worker on the chosen feature methods of the open project."""
@@ -165,18 +178,22 @@ class EmulationWidget(QWidget):
         """Stop the emulation after its current step."""
         if self.worker is not None:
             self.worker.quit()
+            self._cancelling = True
             self.status.setText("cancelling…")
 
     # ------------------------------------------------------------------ live views
 
     def _on_progress(self, report: ProtocolProgress) -> None:
+        if self._cancelling:
+            return
         self.progress.setMaximum(max(report.total, 1))
         self.progress.setValue(report.done)
         self.status.setText(f"{report.stage} {report.message}".strip())
         if report.point is not None:
             p = report.point
             self.curves.setdefault((p.method, p.strategy, p.fold), []).append(
-                (p.actions, p.accuracy))
+                (p.actions, p.accuracy)
+            )
             self._draw_curves()
         live = report.emulation
         if live is not None and live.positions is not None:
@@ -185,8 +202,9 @@ class EmulationWidget(QWidget):
                 self._last_draw = now
                 self._show_emulated_map(live.positions, live.labels, report.fold)
 
-    def _show_emulated_map(self, positions: np.ndarray, labels: np.ndarray | None,
-                           fold: int) -> None:
+    def _show_emulated_map(
+        self, positions: np.ndarray, labels: np.ndarray | None, fold: int
+    ) -> None:
         """Draw the training folds' live map, coloured by the emulated labels so far."""
         train = np.flatnonzero(self._folds != fold)
         if labels is None:
@@ -203,8 +221,14 @@ class EmulationWidget(QWidget):
             layers.remove(EMULATION_LAYER)
         if self.workspace.map_layer is not None:
             self.workspace.map_layer.visible = False
-        self.viewer.add_points(data, name=EMULATION_LAYER, size=2.5, face_color=colors,
-                               features={"index": train}, border_width=0)
+        self.viewer.add_points(
+            data,
+            name=EMULATION_LAYER,
+            size=2.5,
+            face_color=colors,
+            features={"index": train},
+            border_width=0,
+        )
 
     def _draw_curves(self) -> None:
         ax = self.axes
@@ -216,9 +240,13 @@ class EmulationWidget(QWidget):
         for (method, strategy, _fold), points in self.curves.items():
             actions, accuracy = np.array(points).T
             label = f"{method} {strategy}"
-            ax.plot(actions, accuracy, color=STRATEGY_COLORS.get(strategy, "k"),
-                    linestyle=LINE_STYLES[methods.index(method) % len(LINE_STYLES)],
-                    label=None if label in seen else label)
+            ax.plot(
+                actions,
+                accuracy,
+                color=STRATEGY_COLORS.get(strategy, "k"),
+                linestyle=LINE_STYLES[methods.index(method) % len(LINE_STYLES)],
+                label=None if label in seen else label,
+            )
             seen.add(label)
         if seen:
             ax.legend(fontsize="small")
@@ -229,8 +257,9 @@ class EmulationWidget(QWidget):
         self.table.setText(format_table(result))
 
     def _on_finished(self) -> None:
-        if self.status.text() == "cancelling…":
+        if self._cancelling:
             self.status.setText("cancelled")
+        self._cancelling = False
         self.worker = None
         self.run_button.setEnabled(True)
         self.cancel_button.setEnabled(False)

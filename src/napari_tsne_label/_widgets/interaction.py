@@ -18,8 +18,12 @@ LABEL_KEYS = tuple(str(n) for n in range(1, 10))
 
 def point_under_mouse(layer: Any, event: Any) -> int | None:
     """Index of the map point under the mouse (2D or 3D view), None if there is none."""
-    value = layer.get_value(event.position, view_direction=event.view_direction,
-                            dims_displayed=event.dims_displayed, world=True)
+    value = layer.get_value(
+        event.position,
+        view_direction=event.view_direction,
+        dims_displayed=event.dims_displayed,
+        world=True,
+    )
     return None if value is None else int(value)
 
 

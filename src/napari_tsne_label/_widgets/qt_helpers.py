@@ -33,8 +33,9 @@ def on_click(button: Any, handler: Callable[[], Any]) -> None:
     button.clicked.connect(lambda *_: guarded())
 
 
-def spin(box: Any, low: float, high: float, value: float, step: float = 1,
-         decimals: int | None = None) -> Any:
+def spin(
+    box: Any, low: float, high: float, value: float, step: float = 1, decimals: int | None = None
+) -> Any:
     """Configure a QSpinBox / QDoubleSpinBox with range, step, decimals and value; return it."""
     if decimals is not None:
         box.setDecimals(decimals)

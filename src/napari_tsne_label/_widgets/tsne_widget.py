@@ -35,7 +35,9 @@ def legend_html(class_names: list[str], counts: np.ndarray) -> str:
     for i, name in enumerate(class_names):
         r, g, b, _ = (int(255 * c) for c in class_color(i))
         key = f"{i + 1}: " if i < 9 else ""
-        rows.append(f"<span style='color:rgb({r},{g},{b})'>&#9632;</span> {key}{name} ({counts[i]})")
+        rows.append(
+            f"<span style='color:rgb({r},{g},{b})'>&#9632;</span> {key}{name} ({counts[i]})"
+        )
     return "<br>".join(rows)
 
 
@@ -75,10 +77,15 @@ class TsneLabelingWidget(QWidget):
         self.ramp = spin(QSpinBox(), 0, 500, 10)
         self.ramp.setToolTip("epochs over which a newly labeled point's label weight ramps to 1")
         self.epochs_per_update = spin(QSpinBox(), 1, 50, 2)
-        for label, widget in [("features", self.method), ("dimensions", self.dims),
-                              ("perplexity", self.perplexity), ("label importance f", self.f),
-                              ("repulsion r", self.r), ("label ramp (epochs)", self.ramp),
-                              ("epochs per update", self.epochs_per_update)]:
+        for label, widget in [
+            ("features", self.method),
+            ("dimensions", self.dims),
+            ("perplexity", self.perplexity),
+            ("label importance f", self.f),
+            ("repulsion r", self.r),
+            ("label ramp (epochs)", self.ramp),
+            ("epochs per update", self.epochs_per_update),
+        ]:
             form.addRow(label, widget)
         self.start_button = QPushButton("Start")
         self.pause_button = QPushButton("Pause")
@@ -235,12 +242,14 @@ class TsneLabelingWidget(QWidget):
             return
         labels = project.labels
         counts = np.bincount(labels[labels >= 0], minlength=len(names))
-        self.legend.setText(legend_html(names, counts)
-                            + f"<br><span style='color:grey'>&#9632;</span> unlabeled "
-                            f"({int(np.sum(labels < 0))})")
+        self.legend.setText(
+            legend_html(names, counts) + f"<br><span style='color:grey'>&#9632;</span> unlabeled "
+            f"({int(np.sum(labels < 0))})"
+        )
         self.actions_label.setText(
             f"actions: {ws.session.action_count}    labeled: {int(np.sum(labels >= 0))}"
-            f" / {project.n_samples}")
+            f" / {project.n_samples}"
+        )
         self.undo_button.setEnabled(project.can_undo)
         self.redo_button.setEnabled(project.can_redo)
         self._show_conflicts()
@@ -260,7 +269,8 @@ class TsneLabelingWidget(QWidget):
                 self._on_labels_changed()
             return
         self.focus_label.setText(
-            f"focus: sample {session.focus}, {len(session.selection)} of {len(session.group)} selected")
+            f"focus: sample {session.focus}, {len(session.selection)} of {len(session.group)} selected"
+        )
         if self.k_slider.value() != session.k:
             self.k_slider.blockSignals(True)
             self.k_slider.setValue(session.k)
@@ -270,7 +280,8 @@ class TsneLabelingWidget(QWidget):
         self._on_hovered(session.focus)
         self.actions_label.setText(
             f"actions: {session.action_count}    labeled: {int(np.sum(ws.project.labels >= 0))}"
-            f" / {ws.project.n_samples}")
+            f" / {ws.project.n_samples}"
+        )
         self._show_conflicts()
 
     def _show_conflicts(self, *_: Any) -> None:
@@ -285,8 +296,9 @@ class TsneLabelingWidget(QWidget):
             self.conflict_label.setText("")
             return
         names = ws.project.class_names
-        kinds = ", ".join(f"{np.sum(conflict.labels == c)} {names[c]}"
-                          for c in np.unique(conflict.labels))
+        kinds = ", ".join(
+            f"{np.sum(conflict.labels == c)} {names[c]}" for c in np.unique(conflict.labels)
+        )
         fate = "will be relabeled" if ws.overwrite else "keep their labels (tick overwrite)"
         self.conflict_label.setText(f"<b>{len(conflict)} already labeled</b> ({kinds}): {fate}")
 
@@ -304,8 +316,9 @@ class TsneLabelingWidget(QWidget):
             return
         names = ws.project.class_names
         label, truth = int(ws.labels_snapshot()[index]), int(ws.project.truth[index])
-        caption = (f"sample {index}: {names[label] if label >= 0 else 'unlabeled'}"
-                   f" (truth: {names[truth] if 0 <= truth < len(names) else 'unknown'})")
+        caption = (
+            f"sample {index}: {names[label] if label >= 0 else 'unlabeled'}"
+            f" (truth: {names[truth] if 0 <= truth < len(names) else 'unknown'})"
+        )
         image = read_thumbnails(ws.project.thumbnails, [index])[0]
         self.preview.show_sample(index, image, caption)
-

@@ -32,11 +32,19 @@ FOCUS_BORDER = (1.0, 0.1, 0.1, 1.0)
 GROUP_BORDER = (1.0, 1.0, 0.0, 1.0)
 DESELECTED_BORDER = (0.3, 0.3, 1.0, 1.0)
 NO_BORDER = (0.0, 0.0, 0.0, 0.0)
-CLASS_COLORS = np.array([
-    (0.12, 0.47, 0.71), (1.00, 0.50, 0.05), (0.17, 0.63, 0.17), (0.84, 0.15, 0.16),
-    (0.58, 0.40, 0.74), (0.55, 0.34, 0.29), (0.89, 0.47, 0.76), (0.74, 0.74, 0.13),
-    (0.09, 0.75, 0.81),
-])
+CLASS_COLORS = np.array(
+    [
+        (0.12, 0.47, 0.71),
+        (1.00, 0.50, 0.05),
+        (0.17, 0.63, 0.17),
+        (0.84, 0.15, 0.16),
+        (0.58, 0.40, 0.74),
+        (0.55, 0.34, 0.29),
+        (0.89, 0.47, 0.76),
+        (0.74, 0.74, 0.13),
+        (0.09, 0.75, 0.81),
+    ]
+)
 
 _WORKSPACES: dict[int, Workspace] = {}
 
@@ -212,8 +220,11 @@ class Workspace:
         """The map as a napari LayerData tuple; the workspace adopts it once the viewer adds it."""
         dims = self.positions.shape[1]
         kwargs = {
-            "name": MAP_LAYER, "size": POINT_SIZE, "face_color": label_colors(self._labels),
-            "border_color": np.tile(NO_BORDER, (len(self._labels), 1)), "border_width": 0.25,
+            "name": MAP_LAYER,
+            "size": POINT_SIZE,
+            "face_color": label_colors(self._labels),
+            "border_color": np.tile(NO_BORDER, (len(self._labels), 1)),
+            "border_width": 0.25,
             "features": self._features_table(),
             "shading": "spherical" if dims == 3 else "none",
             "metadata": {METADATA_KEY: str(self.project.path)},
@@ -246,11 +257,15 @@ class Workspace:
     def _features_table(self) -> pd.DataFrame:
         """Per-point table: sample index, label name and ground-truth name (napari's features)."""
         names = self.project.class_names
-        return pd.DataFrame({
-            "index": np.arange(self.project.n_samples),
-            "label": [names[i] if i >= 0 else "unlabeled" for i in self._labels],
-            "truth": [names[i] if 0 <= i < len(names) else "unknown" for i in self.project.truth],
-        })
+        return pd.DataFrame(
+            {
+                "index": np.arange(self.project.n_samples),
+                "label": [names[i] if i >= 0 else "unlabeled" for i in self._labels],
+                "truth": [
+                    names[i] if 0 <= i < len(names) else "unknown" for i in self.project.truth
+                ],
+            }
+        )
 
     def refresh_labels(self) -> None:
         """Re-read labels from the project into the map colours and table; emit ``labels_changed``."""
@@ -379,10 +394,15 @@ class Workspace:
         from napari.qt.threading import create_worker
 
         self.worker = create_worker(
-            _tsne_steps, self.engine, self.labels_snapshot, self.settings.epochs_per_update,
-            self._step_shown, _start_thread=False,
+            _tsne_steps,
+            self.engine,
+            self.labels_snapshot,
+            self.settings.epochs_per_update,
+            self._step_shown,
+            _start_thread=False,
         )
         self.worker.yielded.connect(self._on_tsne_step)
+        self.worker.errored.connect(self._on_tsne_error)
         self.worker.start()
         self.tsne_state.emit("running")
 
@@ -433,8 +453,15 @@ class Workspace:
         project = self.require_project()
         s = self.settings
         X = project.read_features(self._require_method())
-        engine = SemiSupervisedTSNE(X, n_components=s.n_components, perplexity=s.perplexity, f=s.f,
-                                    r=s.r, ramp_epochs=s.ramp_epochs, seed=0)
+        engine = SemiSupervisedTSNE(
+            X,
+            n_components=s.n_components,
+            perplexity=s.perplexity,
+            f=s.f,
+            r=s.r,
+            ramp_epochs=s.ramp_epochs,
+            seed=0,
+        )
         if self.epoch and self.positions is not None and self.positions.shape[1] == s.n_components:
             engine.warm_start(self.positions, epoch=self.epoch)
         elif self.positions is None or self.positions.shape[1] != s.n_components:
@@ -443,11 +470,16 @@ class Workspace:
             self._show_map()
         return engine
 
+    def _on_tsne_error(self, _error: BaseException) -> None:
+        """The engine failed (napari shows the error): forget the worker so Start can retry."""
+        self.worker = None
+        self.engine = None
+        self.tsne_state.emit("stopped")
+
     def _on_tsne_step(self, step: tuple[int, np.ndarray]) -> None:
         self.epoch, Y = step
         self.set_positions(Y)
         self._step_shown.set()
-
 
 
 def _tsne_steps(engine: Any, labels: Any, epochs_per_update: int, shown: threading.Event):
