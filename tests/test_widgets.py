@@ -218,3 +218,40 @@ def test_hovering_a_point_shows_its_thumbnail(workspace_widgets):
     image = tsne.preview.image.pixmap().toImage()
     center = image.pixelColor(image.width() // 2, image.height() // 2)
     assert center.red() == center.green() == 0 and abs(center.blue() - 200) <= 8
+
+
+class FakeMouseEvent:
+    """The attributes of a napari mouse event that the map's callbacks read."""
+
+    def __init__(self, kind, pos, position):
+        self.type, self.pos, self.position, self.button = kind, pos, position, 1
+        self.view_direction, self.dims_displayed = None, [0, 1]
+
+
+def drive_press(layer, events):
+    """Feed press / move / release events through the map layer's drag callback."""
+    press, *rest = events
+    callback = layer.mouse_drag_callbacks[-1](layer, press)
+    next(callback)
+    for event in rest:
+        press.type, press.pos, press.position = event.type, event.pos, event.position
+        try:
+            next(callback)
+        except StopIteration:
+            break
+
+
+def test_clicking_a_point_focuses_it_and_dragging_does_not(workspace_widgets):
+    viewer, _, tsne = workspace_widgets
+    ws = Workspace.of(viewer)
+    tsne.dims.setCurrentText("2D")
+    layer = ws.map_layer
+    target = tuple(layer.data[7])
+    drive_press(layer, [FakeMouseEvent("mouse_press", (100, 100), target),
+                        FakeMouseEvent("mouse_move", (130, 100), target),
+                        FakeMouseEvent("mouse_release", (130, 100), target)])
+    assert ws.session.focus is None
+    drive_press(layer, [FakeMouseEvent("mouse_press", (100, 100), target),
+                        FakeMouseEvent("mouse_release", (101, 100), target)])
+    assert ws.session.focus == 7
+    assert tsne.focus_label.text().startswith("focus: sample 7")
