@@ -17,7 +17,7 @@ import time
 import numpy as np
 
 from napari_tsne_label.emulation.annotator import UNLABELED, count_opportunities, emulation_step
-from napari_tsne_label.emulation.classifier import MLPClassifier, set_torch_threads
+from napari_tsne_label.emulation.classifier import MLPClassifier
 from napari_tsne_label.emulation.protocol import (
     ProtocolSettings,
     active_learning_curve,
@@ -126,8 +126,9 @@ def bench_fold(data, settings: ProtocolSettings) -> float:
 def bench_classifier_threads(data, settings: ProtocolSettings) -> None:
     """One training epoch on every training sample with 1 and with 2 torch threads."""
     for n_threads in (2, 1):
-        set_torch_threads(n_threads)
-        clf = MLPClassifier(data.x_train.shape[1], data.n_classes, 0, settings.batch_size)
+        clf = MLPClassifier(
+            data.x_train.shape[1], data.n_classes, 0, settings.batch_size, n_threads
+        )
         clf.fit(data.x_train, data.y_train, 1)
         elapsed, _ = timed(lambda c=clf: c.fit(data.x_train, data.y_train, 1), 3)
         print(

@@ -94,3 +94,16 @@ def test_training_is_seeded_and_continues_from_current_state():
     w1 = a.w1.detach().clone()
     a.fit(X, y, 1)
     assert not np.array_equal(w1.numpy(), a.w1.detach().numpy())  # moved on from its state
+
+
+def test_classifier_sets_its_thread_count_before_training_and_predicting():
+    import torch
+
+    X, y = blobs(n_per_class=4)
+    clf = MLPClassifier(16, 3, seed=0, n_threads=1)
+    torch.set_num_threads(2)  # as numba's OpenMP layer does after a parallel t-SNE step
+    clf.fit(X, y, 1)
+    assert torch.get_num_threads() == 1
+    torch.set_num_threads(2)
+    clf.predict_proba(X)
+    assert torch.get_num_threads() == 1

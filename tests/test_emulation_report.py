@@ -6,17 +6,17 @@ import csv
 
 import numpy as np
 import pytest
+from tests.conftest import make_project
 
 from napari_tsne_label.cli import main
-from napari_tsne_label.emulation.protocol import CurvePoint, ProtocolResult, ProtocolSettings
 from napari_tsne_label.emulation.annotator import EmulationResult, EmulationStep
+from napari_tsne_label.emulation.protocol import CurvePoint, ProtocolResult, ProtocolSettings
 from napari_tsne_label.emulation.report import (
     curve_on_grid,
     format_emulations,
     format_table,
     write_report,
 )
-from tests.conftest import make_project
 
 
 def hand_made_result():

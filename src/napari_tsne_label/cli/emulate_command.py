@@ -94,7 +94,8 @@ def _names(text: str) -> list[str]:
 
 def settings_from_args(args: argparse.Namespace) -> ProtocolSettings:
     """The protocol settings given on the command line."""
-    for name in ("K", "start", "epochs", "folds", "max_actions", "retrain_epochs", "full_epochs"):
+    counts = ("K", "start", "epochs", "folds", "max_actions", "retrain_epochs", "full_epochs")
+    for name in counts:
         if getattr(args, name) < 0:
             raise UserInputError(f"--{name.replace('_', '-')} must not be negative")
     tsne = TSNESettings(
@@ -107,6 +108,7 @@ def settings_from_args(args: argparse.Namespace) -> ProtocolSettings:
         max_actions=args.max_actions,
         retrain_epochs=args.retrain_epochs,
         full_epochs=args.full_epochs,
+        torch_threads=args.torch_threads,
         tsne=tsne,
     )
 
@@ -128,7 +130,6 @@ def read_inputs(project_path: str, methods: list[str]):
 
 def run(args: argparse.Namespace) -> int:
     """Run the protocol on the project, write the report and print the summary table."""
-    from napari_tsne_label.emulation.classifier import set_torch_threads
     from napari_tsne_label.emulation.protocol import run_protocol
     from napari_tsne_label.emulation.report import format_table, write_report
     from napari_tsne_label.progress import drain_with_tqdm
@@ -138,7 +139,6 @@ def run(args: argparse.Namespace) -> int:
     if not methods:
         raise UserInputError("--methods names no feature method")
     features, truth = read_inputs(args.project, methods)
-    set_torch_threads(args.torch_threads)
     result = drain_with_tqdm(run_protocol(features, truth, settings))
     paths = write_report(Path(args.out), result)
     print(format_table(result))

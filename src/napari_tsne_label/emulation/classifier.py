@@ -23,9 +23,9 @@ def set_torch_threads(n_threads: int = 1) -> int:
     """Set torch's intra-op thread count (default 1) and return it.
 
     One thread is the fast choice here: the MLP's batches are small, and extra OpenMP threads
-    spin while waiting, fighting the t-SNE's numba threads and other processes for the cores.
-    On the shared 2-core machine two threads were 10 to 40 times slower than one
-    (benchmarks/bench_emulation.py prints both).
+    spin while waiting, fighting the t-SNE's numba threads and other processes for the cores
+    (two threads measured 10 to 40 times slower than one on the shared 2-core machine). numba's
+    OpenMP layer resets the shared thread count, so the classifier calls this before each use.
     """
     torch.set_num_threads(max(1, int(n_threads)))
     return torch.get_num_threads()
@@ -44,11 +44,19 @@ class MLPClassifier:
         Seeds the initial weights, dropout masks and batch shuffling.
     batch_size : int, default 32
         Mini-batch size of one training epoch (Keras' default).
+    n_threads : int, default 1
+        torch threads used while training and predicting (see :func:`set_torch_threads`).
     """
 
     def __init__(
-        self, n_features: int, n_classes: int, seed: int = 0, batch_size: int = BATCH_SIZE
+        self,
+        n_features: int,
+        n_classes: int,
+        seed: int = 0,
+        batch_size: int = BATCH_SIZE,
+        n_threads: int = 1,
     ) -> None:
+        self.n_threads = int(n_threads)
         self.generator = torch.Generator().manual_seed(int(seed))
         self.batch_size = int(batch_size)
         hidden = max(1, n_features // 4)
@@ -78,6 +86,7 @@ class MLPClassifier:
     def fit(self, X: np.ndarray, y: np.ndarray, epochs: int = 50) -> MLPClassifier:
         """Train ``epochs`` more epochs on ``X`` (n, D) with labels ``y`` (n,), from the current
         state (mini-batches of ``batch_size`` in a seeded random order). Returns self."""
+        set_torch_threads(self.n_threads)
         features = torch.as_tensor(np.asarray(X, dtype=np.float32))
         targets = torch.as_tensor(np.asarray(y, dtype=np.int64))
         for _ in range(int(epochs)):
@@ -93,6 +102,7 @@ class MLPClassifier:
 
     def predict_proba(self, X: np.ndarray) -> np.ndarray:
         """Softmax class probabilities of shape (n, C), float64, without dropout."""
+        set_torch_threads(self.n_threads)
         with torch.no_grad():
             logits = self._logits(torch.as_tensor(np.asarray(X, dtype=np.float32)), train=False)
             return torch.softmax(logits, dim=1).double().numpy()

@@ -51,7 +51,8 @@ class ProtocolSettings:
     """Cross-validation and active-learning settings; defaults follow section 4.
 
     ``max_actions`` is the evaluation horizon of every curve; ``full_epochs`` the training of the
-    all-labels reference classifier; ``batch_size`` the classifier's mini-batch size.
+    all-labels reference classifier; ``batch_size`` and ``torch_threads`` the classifier's
+    mini-batch size and thread count.
     """
 
     strategies: tuple[str, ...] = ALL_STRATEGIES
@@ -62,6 +63,7 @@ class ProtocolSettings:
     retrain_epochs: int = 50
     full_epochs: int = 100
     batch_size: int = 128
+    torch_threads: int = 1
     tsne: TSNESettings = field(default_factory=TSNESettings)
 
 
@@ -157,7 +159,9 @@ class FoldData:
 def _classifier(data: FoldData, settings: ProtocolSettings) -> MLPClassifier:
     """A fresh classifier, seeded per fold so that every strategy starts from the same weights."""
     seed = settings.seed * 1000 + data.fold
-    return MLPClassifier(data.x_train.shape[1], data.n_classes, seed, settings.batch_size)
+    return MLPClassifier(
+        data.x_train.shape[1], data.n_classes, seed, settings.batch_size, settings.torch_threads
+    )
 
 
 def _report(
