@@ -87,6 +87,7 @@ def test_reader_imports_an_image_folder_then_opens_it(viewer, tmp_path, qtbot):
     assert workspace.map_layer.data.shape == (6, 3)
 
 
+@pytest.mark.slow
 def test_demo_opens_sample_extracts_and_moves_the_map(viewer, sample_cache, qtbot):
     data_widget = launch_demo(viewer, method="pix")
     workspace = Workspace.of(viewer)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import threading
 import weakref
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -384,27 +385,26 @@ class Workspace:
         return self.worker is not None and not self.worker.is_paused
 
     def start_tsne(self) -> None:
-        """Start (or resume) the live t-SNE worker on the chosen features."""
+        """Start (or resume) the live t-SNE worker on the chosen features.
+
+        A new engine is built inside the worker (its affinities take seconds for thousands of
+        samples), so the viewer stays responsive; ``tsne_state`` says "preparing" meanwhile.
+        """
         if self.worker is not None:
             self.worker.resume()
             self.tsne_state.emit("running")
             return
-        if self.engine is None:
-            self.engine = self._make_engine()
         from napari.qt.threading import create_worker
 
+        build_engine = self._engine_builder()
         self.worker = create_worker(
-            _tsne_steps,
-            self.engine,
-            self.labels_snapshot,
-            self.settings.epochs_per_update,
-            self._step_shown,
-            _start_thread=False,
+            _tsne_steps, build_engine, self.labels_snapshot, self.settings.epochs_per_update,
+            self._step_shown, _start_thread=False,
         )
         self.worker.yielded.connect(self._on_tsne_step)
         self.worker.errored.connect(self._on_tsne_error)
         self.worker.start()
-        self.tsne_state.emit("running")
+        self.tsne_state.emit("running" if self.engine is not None else "preparing")
 
     def pause_tsne(self) -> None:
         """Pause the worker between steps and save the positions."""
@@ -447,28 +447,32 @@ class Workspace:
         settings = {**asdict(self.settings), "epoch": self.epoch}
         self.project.write_embedding(MAP_EMBEDDING, self.positions, settings)
 
-    def _make_engine(self) -> Any:
-        from napari_tsne_label.tsne.engine import SemiSupervisedTSNE
-
+    def _engine_builder(self) -> Callable[[], Any]:
+        """A function for the worker that returns the engine: the current one, or a new one on
+        the chosen features, warm-started from the stored map when its dimensions match."""
+        if self.engine is not None:
+            engine = self.engine
+            return lambda: engine
         project = self.require_project()
         s = self.settings
         X = project.read_features(self._require_method())
-        engine = SemiSupervisedTSNE(
-            X,
-            n_components=s.n_components,
-            perplexity=s.perplexity,
-            f=s.f,
-            r=s.r,
-            ramp_epochs=s.ramp_epochs,
-            seed=0,
-        )
-        if self.epoch and self.positions is not None and self.positions.shape[1] == s.n_components:
-            engine.warm_start(self.positions, epoch=self.epoch)
-        elif self.positions is None or self.positions.shape[1] != s.n_components:
+        same_dims = self.positions is not None and self.positions.shape[1] == s.n_components
+        warm_positions, warm_epoch = (self.positions, self.epoch) if same_dims else (None, 0)
+        if not same_dims:
             self.positions = initial_positions(project.n_samples, s.n_components)
             self.session.set_positions(self.positions)
             self._show_map()
-        return engine
+
+        def build() -> Any:
+            from napari_tsne_label.tsne.engine import SemiSupervisedTSNE
+
+            engine = SemiSupervisedTSNE(X, n_components=s.n_components, perplexity=s.perplexity,
+                                        f=s.f, r=s.r, ramp_epochs=s.ramp_epochs, seed=0)
+            if warm_epoch:
+                engine.warm_start(warm_positions, epoch=warm_epoch)
+            return engine
+
+        return build
 
     def _on_tsne_error(self, _error: BaseException) -> None:
         """The engine failed (napari shows the error): forget the worker so Start can retry."""
@@ -476,21 +480,27 @@ class Workspace:
         self.engine = None
         self.tsne_state.emit("stopped")
 
-    def _on_tsne_step(self, step: tuple[int, np.ndarray]) -> None:
-        self.epoch, Y = step
+    def _on_tsne_step(self, step: tuple[Any, int, np.ndarray]) -> None:
+        engine, self.epoch, Y = step
+        if self.engine is not engine:
+            self.engine = engine
+            self.tsne_state.emit("running")
         self.set_positions(Y)
         self._step_shown.set()
 
 
-def _tsne_steps(engine: Any, labels: Any, epochs_per_update: int, shown: threading.Event):
-    """Endless generator: set the current labels, advance the engine, yield (epoch, positions).
+def _tsne_steps(build_engine: Callable[[], Any], labels: Callable[[], np.ndarray],
+                epochs_per_update: int, shown: threading.Event):
+    """Worker body: build the engine, then forever set the current labels, advance the engine
+    and yield (engine, epoch, positions).
 
     After each yield it waits until the GUI has ``shown`` the step (at most a second), so
     steps never pile up faster than the viewer can draw them.
     """
+    engine = build_engine()
     while True:
         engine.set_labels(labels())
         Y = engine.step(n_epochs=epochs_per_update)
         shown.clear()
-        yield engine.epoch, Y
+        yield engine, engine.epoch, Y
         shown.wait(FRAME_WAIT_S)
