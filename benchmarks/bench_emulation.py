@@ -143,14 +143,23 @@ def main() -> None:
     parser.add_argument("--project", help="project with stored features (default: synthetic)")
     parser.add_argument("--method", default="im", help="feature method in the project (im)")
     parser.add_argument("--n", type=int, default=2400, help="synthetic sample count (2400)")
+    parser.add_argument(
+        "--max-actions",
+        type=int,
+        default=ProtocolSettings().max_actions,
+        help="evaluation horizon in actions (default 300)",
+    )
+    parser.add_argument("--kernel-only", action="store_true", help="skip the per-fold timing")
     parser.add_argument("--whole-run", action="store_true", help="also time the five-fold run")
     args = parser.parse_args()
     X, truth = load(args)
-    settings = ProtocolSettings()
+    settings = ProtocolSettings(max_actions=args.max_actions)
     folds = stratified_folds(truth, settings.n_folds, settings.seed)
     data = fold_data(args.method, np.asarray(X, dtype=np.float64), truth, folds, 0)
     bench_classifier_threads(data, settings)
     bench_kernel(data, settings)
+    if args.kernel_only:
+        return
     per_fold = bench_fold(data, settings)
     print(
         f"one fold, all strategies: {per_fold:.0f} s; five folds (extrapolated): "

@@ -202,6 +202,7 @@ def active_learning_curve(
     labeled = np.zeros(len(data.y_train), dtype=bool)
     curve: list[CurvePoint] = []
     total = min(settings.max_actions, len(data.y_train))
+    yield _report(data, strategy, 0, total, "actions")
     while labeled.sum() < total:
         pool = np.flatnonzero(~labeled)
         first_round = not labeled.any()
