@@ -142,14 +142,16 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="scaling up to 10k only")
     parser.add_argument("--skip-sklearn", action="store_true", help="leave scikit-learn out")
     parser.add_argument("--skip-scaling", action="store_true", help="leave the scaling table out")
+    parser.add_argument("--scaling-only", action="store_true", help="only the scaling table")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
 
-    compare("Synthetic 10 clusters, 64-D", synthetic_clusters(3000, seed=args.seed), args)
-    if args.features:
-        X = np.load(args.features)
-        compare(f"Features {args.features}", X[:3000], args)
-    frame_rate(args)
+    if not args.scaling_only:
+        compare("Synthetic 10 clusters, 64-D", synthetic_clusters(3000, seed=args.seed), args)
+        if args.features:
+            X = np.load(args.features)
+            compare(f"Features {args.features}", X[:3000], args)
+        frame_rate(args)
     if not args.skip_scaling:
         sizes = [1000, 3000, 10000] if args.quick else [1000, 3000, 10000, 30000, 100000]
         scaling(sizes, args)
