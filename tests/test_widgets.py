@@ -74,6 +74,7 @@ def test_full_labeling_session_survives_reopening(workspace_widgets, qtbot):
     ws = Workspace.of(viewer)
     layer = ws.map_layer
     before = layer.data.copy()
+    tsne.f.setValue(0.05)
     run_epochs(qtbot, tsne, ws, 10)
     assert ws.epoch >= 10
     assert not np.allclose(layer.data, before)
@@ -110,8 +111,10 @@ def test_full_labeling_session_survives_reopening(workspace_widgets, qtbot):
         np.testing.assert_array_equal(np.flatnonzero(reopened.labels == 1), labeled)
         assert [a.kind for a in reopened.actions()] == kinds
         assert reopened.embedding_settings(MAP_EMBEDDING)["epoch"] >= 10
+    tsne.f.setValue(0.1)
     data.open_project(path)
     assert ws.epoch >= 10
+    assert ws.settings.f == tsne.f.value() == 0.05
     np.testing.assert_allclose(ws.map_layer.face_color[labeled[0]], class_color(1))
 
 

@@ -219,12 +219,22 @@ class TsneLabelingWidget(QWidget):
         if ws.project is not None:
             self.method.addItems(list(ws.project.features))
             self.method.setCurrentText(ws.settings.method)
-            self.dims.blockSignals(True)
-            self.dims.setCurrentText(f"{ws.settings.n_components}D")
-            self.dims.blockSignals(False)
+            self._show_settings()
         self._on_labels_changed()
         self._on_selection_changed()
         self._on_positions_changed()
+
+    def _show_settings(self) -> None:
+        """Show the workspace's t-SNE settings (restored with a project's stored map)."""
+        s = self.workspace.settings
+        self.dims.blockSignals(True)
+        self.dims.setCurrentText(f"{s.n_components}D")
+        self.dims.blockSignals(False)
+        self.perplexity.setValue(s.perplexity)
+        self.f.setValue(s.f)
+        self.r.setValue(s.r)
+        self.ramp.setValue(s.ramp_epochs)
+        self.epochs_per_update.setValue(s.epochs_per_update)
 
     def _on_labels_changed(self) -> None:
         ws = self.workspace

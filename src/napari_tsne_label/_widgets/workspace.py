@@ -102,7 +102,7 @@ class Workspace:
 
     Signals: ``project_changed()``, ``labels_changed()``, ``selection_changed()``,
     ``positions_changed()``, ``classes_changed()``, ``hovered(int)`` (sample under the mouse,
-    -1 for none), ``tsne_state(str)`` ("running", "paused", "stopped").
+    -1 for none), ``tsne_state(str)`` ("preparing", "running", "paused", "stopped").
     """
 
     project_changed = Signal()
@@ -159,8 +159,8 @@ class Workspace:
         project = Project.open(path, writable=True)
         self.project = project
         self._labels = project.labels
-        self.settings.method = self.default_method()
         self.positions = self._stored_or_initial_positions()
+        self.settings.method = self.default_method()
         self.session = LabelingSession(project, self.positions)
         if show_map:
             self._show_map()
@@ -195,7 +195,10 @@ class Workspace:
         project = self.project
         if MAP_EMBEDDING in project.embeddings:
             Y = project.read_embedding(MAP_EMBEDDING)
-            self.epoch = int(project.embedding_settings(MAP_EMBEDDING).get("epoch", 0))
+            stored = project.embedding_settings(MAP_EMBEDDING)
+            self.epoch = int(stored.get("epoch", 0))
+            fields = TsneSettings.__dataclass_fields__
+            self.settings = TsneSettings(**{k: v for k, v in stored.items() if k in fields})
             self.settings.n_components = Y.shape[1]
             return Y
         self.epoch = 0
