@@ -15,13 +15,15 @@ from napari_tsne_label.errors import UserInputError
 from napari_tsne_label.store import PROJECT_SUFFIX
 
 PLUGIN_NAME = "napari-tsne-label"
-DOCK_WIDGETS = ("Data & features", "t-SNE labeling")
+DOCK_WIDGETS = ("Data & features", "t-SNE labeling", "Emulation")
 NULL_LAYER = [(None,)]
 
 
 def show_workspace(viewer: Any) -> Any:
-    """Dock the plugin's widgets in ``viewer`` (once) and return the Data & features widget."""
-    widgets = [viewer.window.add_plugin_dock_widget(PLUGIN_NAME, name)[1] for name in DOCK_WIDGETS]
+    """Dock the plugin's widgets in ``viewer`` (once; Emulation tabbed behind t-SNE labeling)
+    and return the Data & features widget."""
+    widgets = [viewer.window.add_plugin_dock_widget(PLUGIN_NAME, name, tabify=name == "Emulation")[1]
+               for name in DOCK_WIDGETS]
     return widgets[0]
 
 

@@ -325,7 +325,7 @@ class TsneLabelingWidget(QWidget):
         if index < 0 or ws.project is None or index == self.preview.shown:
             return
         names = ws.project.class_names
-        label, truth = int(ws.labels_snapshot()[index]), int(ws.project.truth[index])
+        label, truth = int(ws.labels_snapshot()[index]), int(ws.truth[index])
         caption = (
             f"sample {index}: {names[label] if label >= 0 else 'unlabeled'}"
             f" (truth: {names[truth] if 0 <= truth < len(names) else 'unknown'})"

@@ -124,6 +124,7 @@ class Workspace:
         self.epoch = 0
         self.overwrite = False
         self._labels = np.empty(0, dtype=np.int32)
+        self.truth = np.empty(0, dtype=np.int32)
         self._map_layer: Any = None
         self._step_shown = threading.Event()
 
@@ -159,6 +160,7 @@ class Workspace:
         project = Project.open(path, writable=True)
         self.project = project
         self._labels = project.labels
+        self.truth = project.truth
         self.positions = self._stored_or_initial_positions()
         self.settings.method = self.default_method()
         self.session = LabelingSession(project, self.positions)
@@ -265,9 +267,7 @@ class Workspace:
             {
                 "index": np.arange(self.project.n_samples),
                 "label": [names[i] if i >= 0 else "unlabeled" for i in self._labels],
-                "truth": [
-                    names[i] if 0 <= i < len(names) else "unknown" for i in self.project.truth
-                ],
+                "truth": [names[i] if 0 <= i < len(names) else "unknown" for i in self.truth],
             }
         )
 
