@@ -50,6 +50,17 @@ def test_table_rows_cells_and_partial_folds():
     assert table[4].split() == ["Full", "accuracy", "0.900", "0.900"]
 
 
+def test_table_at_a_stricter_target():
+    result = hand_made_result()
+    result.settings = ProtocolSettings(
+        strategies=("tsne", "random"), n_folds=2, max_actions=40, target_fraction=0.95
+    )
+    table = format_table(result).splitlines()  # target 0.855: t-SNE at 33 in both folds, random never
+    assert table[0].startswith("Actions to reach 95% of full-labeling accuracy")
+    assert table[2].split() == ["t-SNE", "33", "±", "0", "33", "±", "0"]
+    assert table[3].split() == ["RandSelect", ">", "40", ">", "40"]
+
+
 def test_write_report_files(tmp_path):
     paths = write_report(tmp_path / "out", hand_made_result())
     with open(paths["curves.csv"]) as handle:
@@ -75,6 +86,13 @@ def test_write_report_files(tmp_path):
     ]
     assert summary[1]["per_fold_actions"] == "nan 30"
     assert paths["summary.txt"].read_text().startswith("Actions to reach 80%")
+    assert paths["full_accuracy.csv"].read_text().splitlines() == [
+        "method,fold,accuracy",
+        "im,0,0.900000",
+        "im,1,0.900000",
+        "tf,0,0.900000",
+        "tf,1,0.900000",
+    ]
     assert paths["curves.png"].read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert paths["steps.csv"].read_text().startswith("method,fold,step,epoch,focus,k,actions")
 
@@ -144,6 +162,14 @@ def test_cli_rejects_unknown_strategy(tmp_path, capsys):
             "choose from tsne, random, least-confidence, margin, entropy"
         )
     )
+
+
+def test_cli_rejects_target_outside_unit_interval(tmp_path, capsys):
+    status = main(
+        ["emulate", "--project", str(tmp_path), "--out", str(tmp_path), "--target", "1.5"]
+    )
+    assert status == 2
+    assert capsys.readouterr().err.strip().endswith("error: --target must be in (0, 1], got 1.5")
 
 
 @pytest.mark.parametrize("flag", ["--folds", "--start"])

@@ -18,7 +18,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="compare emulated t-SNE labeling with uncertainty sampling (Table 2)",
         description="Emulate an annotator labeling through semi-supervised t-SNE (Algorithm 1) "
         "and compare it with active learning by uncertainty sampling, by cross-validation. "
-        "Writes curves.csv, steps.csv, summary.csv, summary.txt and curves.png.",
+        "Writes curves.csv, steps.csv, summary.csv, full_accuracy.csv, summary.txt, curves.png.",
     )
     parser.add_argument("--project", required=True, help="project directory (*.ntl.zarr)")
     parser.add_argument("--out", required=True, help="output directory (created if needed)")
@@ -78,6 +78,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         default=defaults.full_epochs,
         help=f"epochs of the all-labels classifier (default {defaults.full_epochs})",
     )
+    parser.add_argument(
+        "--target",
+        type=float,
+        default=defaults.target_fraction,
+        help="summary target as a share of full-labeling accuracy (default 0.8)",
+    )
     parser.add_argument("--seed", type=int, default=defaults.seed, help="random seed (default 0)")
     parser.add_argument(
         "--torch-threads",
@@ -98,6 +104,8 @@ def settings_from_args(args: argparse.Namespace) -> ProtocolSettings:
     for name in counts:
         if getattr(args, name) < 0:
             raise UserInputError(f"--{name.replace('_', '-')} must not be negative")
+    if not 0 < args.target <= 1:
+        raise UserInputError(f"--target must be in (0, 1], got {args.target}")
     tsne = TSNESettings(
         f=args.f, r=args.r, ramp_epochs=args.K, start_epoch=args.start, max_epochs=args.epochs
     )
@@ -109,6 +117,7 @@ def settings_from_args(args: argparse.Namespace) -> ProtocolSettings:
         retrain_epochs=args.retrain_epochs,
         full_epochs=args.full_epochs,
         torch_threads=args.torch_threads,
+        target_fraction=args.target,
         tsne=tsne,
     )
 
