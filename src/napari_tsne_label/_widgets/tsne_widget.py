@@ -90,6 +90,9 @@ class TsneLabelingWidget(QWidget):
         self.start_button = QPushButton("Start")
         self.pause_button = QPushButton("Pause")
         self.reset_button = QPushButton("Reset")
+        self.reset_button.setToolTip(
+            "restart from a fresh initialisation; features, dimensions, perplexity, f, r and the "
+            "ramp take effect at the next Start after a Reset")
         buttons = QHBoxLayout()
         for button in (self.start_button, self.pause_button, self.reset_button):
             buttons.addWidget(button)

@@ -142,6 +142,7 @@ class Workspace:
             weakref.finalize(viewer, _WORKSPACES.pop, key, None)
             viewer.layers.events.inserted.connect(workspace._on_layer_inserted)
             viewer.layers.events.removed.connect(workspace._on_layer_removed)
+            _close_on_quit(workspace)
         return workspace
 
     @property
@@ -490,6 +491,15 @@ class Workspace:
             self.tsne_state.emit("running")
         self.set_positions(Y)
         self._step_shown.set()
+
+
+def _close_on_quit(workspace: Workspace) -> None:
+    """Save the map and release the project when the Qt application quits."""
+    from qtpy.QtWidgets import QApplication
+
+    app = QApplication.instance()
+    if app is not None:
+        app.aboutToQuit.connect(workspace.close_project)
 
 
 def _tsne_steps(build_engine: Callable[[], Any], labels: Callable[[], np.ndarray],
