@@ -102,6 +102,7 @@ def test_readme_screenshot_of_the_blood_cell_sample(make_napari_viewer, tmp_path
         for member in ws.session.group:
             if truth[member] != truth[focus]:
                 ws.toggle(member)
+        tsne.class_box.setCurrentIndex(int(truth[focus]))
         if k != 20:
             ws.apply(int(truth[focus]))
     viewer.camera.angles = (0, 30, 60)
