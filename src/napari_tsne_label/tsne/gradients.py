@@ -284,7 +284,7 @@ def _forces(Y, order, leaf_of, nodes, skips, theta2, indptr, indices, values, la
                                                other, base, attraction[i])
 
 
-@njit(cache=True)
+@njit(cache=True, fastmath=True)
 def _bh_point(Y, i, own_leaf, own_mass, nodes, skips, theta2, out_force, root, end):
     """Write sum_j m_j t_ij^2 (y_i - y_j) into out_force (d,); return sum_j m_j t_ij.
 
@@ -296,27 +296,22 @@ def _bh_point(Y, i, own_leaf, own_mass, nodes, skips, theta2, out_force, root, e
     y0, y1, y2 = Y[i, 0], Y[i, 1], Y[i, 2] if three else 0.0
     norm = f0 = f1 = f2 = 0.0
     z = root
-    while z < end:
+    while z < end:  # branch-free body: a descended cell just adds zero mass
         d0 = y0 - nodes[z, 0]
         d1 = y1 - nodes[z, 1]
         d2 = y2 - nodes[z, 2]
         dist2 = d0 * d0 + d1 * d1 + d2 * d2
         next_z = skips[z]
-        is_leaf = next_z == z + 1
-        if is_leaf or nodes[z, 3] <= theta2 * dist2:
-            mass = nodes[z, 4]
-            if is_leaf and z == own_leaf:
-                mass -= own_mass
-            if mass > 0:
-                t = 1.0 / (1.0 + dist2)
-                norm += mass * t
-                mt2 = mass * t * t
-                f0 += mt2 * d0
-                f1 += mt2 * d1
-                f2 += mt2 * d2
-            z = next_z
-        else:
-            z += 1
+        summarise = next_z == z + 1 or nodes[z, 3] <= theta2 * dist2
+        mass = nodes[z, 4] - own_mass if z == own_leaf else nodes[z, 4]
+        t = 1.0 / (1.0 + dist2)
+        mass_t = (mass if summarise else 0.0) * t
+        norm += mass_t
+        mass_t2 = mass_t * t
+        f0 += mass_t2 * d0
+        f1 += mass_t2 * d1
+        f2 += mass_t2 * d2
+        z = next_z if summarise else z + 1
     out_force[0] = f0
     out_force[1] = f1
     if three:

@@ -101,48 +101,44 @@ def _bounding_cube(Y):
 
 
 @njit(cache=True)
-def _mean_and_identical(Y, order, start, count, out_mean):
-    """Write the mean of the cell's points into ``out_mean``; return whether they all coincide."""
+def _scan_cell(Y, order, start, count, box_center, codes, child_counts, out_mean):
+    """One pass over a cell's points: orthant codes and counts, mean into ``out_mean``.
+
+    Returns whether all the points coincide.
+    """
     d = Y.shape[1]
     first = order[start]
     identical = True
     out_mean[:] = 0.0
+    child_counts[:] = 0
     for k in range(start, start + count):
         p = order[k]
+        code = 0
         for a in range(d):
-            out_mean[a] += Y[p, a]
-            if Y[p, a] != Y[first, a]:
+            value = Y[p, a]
+            out_mean[a] += value
+            if value != Y[first, a]:
                 identical = False
+            if value >= box_center[a]:
+                code |= 1 << a
+        codes[k] = code
+        child_counts[code] += 1
     out_mean /= count
     return identical
 
 
 @njit(cache=True)
-def _partition(Y, order, scratch, start, count, box_center, child_counts):
-    """Stably reorder the cell's slice of ``order`` by orthant; fill ``child_counts`` (2**d,)."""
-    d = Y.shape[1]
-    child_counts[:] = 0
-    for k in range(start, start + count):
-        child_counts[_orthant(Y[order[k]], box_center, d)] += 1
+def _scatter(order, scratch, codes, start, count, child_counts):
+    """Stably regroup the cell's slice of ``order`` by orthant code."""
     offsets = np.empty(len(child_counts), np.int64)
     running = start
     for c in range(len(child_counts)):
         offsets[c] = running
         running += child_counts[c]
     for k in range(start, start + count):
-        code = _orthant(Y[order[k]], box_center, d)
-        scratch[offsets[code]] = order[k]
-        offsets[code] += 1
+        scratch[offsets[codes[k]]] = order[k]
+        offsets[codes[k]] += 1
     order[start : start + count] = scratch[start : start + count]
-
-
-@njit(cache=True, inline="always")
-def _orthant(y, box_center, d):
-    code = 0
-    for a in range(d):
-        if y[a] >= box_center[a]:
-            code |= 1 << a
-    return code
 
 
 @njit(cache=True)
@@ -158,6 +154,7 @@ def _build(Y, max_depth):
     starts = np.empty(cap, np.int64)
     order = np.arange(n)
     scratch = np.empty(n, np.int64)
+    codes = np.empty(n, np.int64)
     leaf_of = np.empty(n, np.int64)
     child_counts = np.empty(n_child, np.int64)
 
@@ -195,12 +192,17 @@ def _build(Y, max_depth):
         counts[node] = count
         anchors[node] = order[start]
         widths[node] = width
-        identical = _mean_and_identical(Y, order, start, count, centers[node])
-        if count == 1 or identical or depth >= max_depth:
+        if count == 1:
+            centers[node] = Y[order[start]]
+            leaf_of[order[start]] = node
+            continue
+        identical = _scan_cell(Y, order, start, count, box_center, codes, child_counts,
+                               centers[node])
+        if identical or depth >= max_depth:
             for k in range(start, start + count):
                 leaf_of[order[k]] = node
             continue
-        _partition(Y, order, scratch, start, count, box_center, child_counts)
+        _scatter(order, scratch, codes, start, count, child_counts)
         offset = start + count
         for c in range(n_child - 1, -1, -1):  # pushed in reverse: orthant 0 is numbered first
             offset -= child_counts[c]
