@@ -168,6 +168,7 @@ class SemiSupervisedTSNE:
         changed = labels != self._labels
         self._label_epochs[changed & (labels >= 0)] = self.epoch
         self._label_epochs[labels < 0] = -1
+        self._weights = None
         self._labels = labels
 
     def point_learning_rates(self) -> np.ndarray:
@@ -182,11 +183,11 @@ class SemiSupervisedTSNE:
         return self._positions.copy()
 
     def _label_weights(self) -> LabelWeights:
-        """Equation (1)'s label terms for this epoch, recomputed only when u or labels change."""
-        u = self.point_learning_rates()
-        cached = self._weights
-        if cached is None or not np.array_equal(u, cached.u) or cached.labels is not self._labels:
-            self._weights = label_weights(self._labels, u, self.f, self.r)
+        """Equation (1)'s label terms for this epoch, recomputed only while some u_i still ramps."""
+        ramp_ends = self._label_epochs.max(initial=-1) + self.ramp_epochs
+        if self._weights is None or self.epoch <= ramp_ends:
+            self._weights = label_weights(self._labels, self.point_learning_rates(), self.f,
+                                          self.r)
         return self._weights
 
     def _one_epoch(self) -> None:
@@ -216,6 +217,7 @@ class SemiSupervisedTSNE:
         """Back to the seeded initial positions at epoch 0; current labels ramp in from there."""
         self.warm_start(self._initial, epoch=0)
         self._label_epochs[self._labels >= 0] = 0
+        self._weights = None
 
     def warm_start(self, Y: np.ndarray, epoch: int = 0) -> None:
         """Continue from stored positions ``Y`` (N, d) as if at ``epoch``; optimiser state reset.
@@ -233,6 +235,7 @@ class SemiSupervisedTSNE:
         self._gains = np.ones_like(self._positions)
         self.epoch = int(epoch)
         self._label_epochs[self._labels >= 0] = self.epoch - self.ramp_epochs
+        self._weights = None
 
     def settings(self) -> dict[str, Any]:
         """The parameters and state that produced the current positions (JSON-compatible)."""

@@ -31,6 +31,8 @@ class LabelWeights(NamedTuple):
     same : float64 f / N_s for labeled points (0 if none share the label).
     other : float64 f / N_o for labeled points (0 if no other label exists).
     r : float -- repulsion emphasis.
+    active : int64 (L,) -- labeled points with u_i > 0, the only ones with extra repulsion.
+    classes : int64 (C,) -- sorted distinct labels of the active points.
     """
 
     labels: np.ndarray
@@ -38,6 +40,8 @@ class LabelWeights(NamedTuple):
     same: np.ndarray
     other: np.ndarray
     r: float
+    active: np.ndarray
+    classes: np.ndarray
 
 
 def label_weights(labels: np.ndarray, u: np.ndarray, f: float, r: float) -> LabelWeights:
@@ -53,13 +57,15 @@ def label_weights(labels: np.ndarray, u: np.ndarray, f: float, r: float) -> Labe
         same = np.where(n_same > 0, f / np.maximum(n_same, 1), 0.0)
         other = np.where(n_other > 0, f / np.maximum(n_other, 1), 0.0)
     u = np.where(labeled, np.asarray(u, dtype=np.float64), 0.0)
-    return LabelWeights(labels, u, same, other, float(r))
+    active = np.flatnonzero(u > 0)
+    return LabelWeights(labels, u, same, other, float(r), active, np.unique(labels[active]))
 
 
 def unlabeled_weights(n: int) -> LabelWeights:
     """Label terms for plain t-SNE: nobody labeled."""
     zeros = np.zeros(n)
-    return LabelWeights(np.full(n, -1, np.int64), zeros, zeros, zeros, 0.0)
+    none = np.zeros(0, np.int64)
+    return LabelWeights(np.full(n, -1, np.int64), zeros, zeros, zeros, 0.0, none, none)
 
 
 # --------------------------------------------------------------------------- exact reference
@@ -138,7 +144,7 @@ def bh_gradient(
     _forces(Y, tree.order, tree.leaf_of, nodes, tree.skips, theta * theta, P.indptr, P.indices,
             P.values, *weights[:4], 1.0 / n, *buffers)
     repulsion_total = buffers.repulsion_norm.sum()
-    if weights.r > 0:
+    if weights.r > 0 and len(weights.classes) > 1:
         repulsion_total += _add_mismatch_repulsion(Y, weights, theta, buffers.repulsion)
     attraction_total = buffers.attraction_norm.sum()
     _combine(buffers.attraction, buffers.repulsion, 4.0 * exaggeration / attraction_total,
@@ -162,10 +168,7 @@ def _add_mismatch_repulsion(Y, weights: LabelWeights, theta: float, repulsion) -
     The sum over other labels is the sum over all labeled points minus the sum over i's class:
     one u-weighted tree of all labeled points and one per class, queried in one parallel pass.
     """
-    active = np.flatnonzero((weights.labels >= 0) & (weights.u > 0))
-    classes = np.unique(weights.labels[active])
-    if len(classes) < 2:
-        return 0.0
+    active, classes = weights.active, weights.classes
     groups = [active] + [active[weights.labels[active] == label] for label in classes]
     forest = _Forest.build(Y, weights.u, groups)
     own_tree = 1 + np.searchsorted(classes, weights.labels)
