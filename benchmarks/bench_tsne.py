@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import math
 import time
+from typing import Self
 
 import numba
 import numpy as np
@@ -44,7 +45,7 @@ def exact_kl(Y: np.ndarray, P) -> float:
 class Timer:
     """Wall and process CPU seconds of a block (CPU time is robust to other load on the machine)."""
 
-    def __enter__(self) -> Timer:
+    def __enter__(self) -> Self:
         self.wall, self.cpu = time.perf_counter(), time.process_time()
         return self
 
@@ -135,7 +136,7 @@ def scaling(sizes: list[int], args) -> None:
         start = time.perf_counter()
         P = compute_affinities(X, PERPLEXITY)
         affinity_seconds = time.perf_counter() - start
-        timer, Y, engine = run_ours(X, P, 3, args.seed, args.threads)
+        timer, _, engine = run_ours(X, P, 3, args.seed, args.threads)
         seconds = timer.wall
         per_iteration = seconds / ITERATIONS * 1e3
         normalised = per_iteration / (n * math.log2(n)) * 1e6

@@ -2,8 +2,8 @@
 
 import numpy as np
 import pytest
-from conftest import make_project
 
+from conftest import make_project
 from napari_tsne_label.cli import main
 from napari_tsne_label.store import Project
 
