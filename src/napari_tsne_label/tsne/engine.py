@@ -124,8 +124,9 @@ class SemiSupervisedTSNE:
             auto_learning_rate(len(X)) if learning_rate == "auto" else float(learning_rate)
         )
         self.init, self.seed = init, seed
+        available = numba.config.NUMBA_NUM_THREADS
         parallel = len(X) >= PARALLEL_MIN_SAMPLES
-        self.n_threads = n_threads or (numba.config.NUMBA_NUM_THREADS if parallel else 1)
+        self.n_threads = min(n_threads or (available if parallel else 1), available)
         self._initial = initial_positions(X, n_components, init, seed)
         self._labels = np.full(self.n_samples, -1, np.int64)
         self._weights: LabelWeights | None = None
