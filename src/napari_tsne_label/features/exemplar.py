@@ -34,7 +34,7 @@ class ExemplarConfig:
     batch_size: int = 64
     n_angles: int = 36
     learning_rate: float = 1e-3
-    backbone_learning_rate: float = 1e-4
+    backbone_learning_rate: float = 1e-5
     seed: int = 0
 
 
