@@ -40,13 +40,14 @@ class Preprocessing:
         Resizes bilinearly with antialiasing to ``size`` (default ``input_size``), then normalises.
         """
         side = self.input_size if size is None else size
-        x = torch.from_numpy(np.ascontiguousarray(thumbnails)).permute(0, 3, 1, 2).float() / 255.0
+        x = torch.from_numpy(np.ascontiguousarray(thumbnails)).permute(0, 3, 1, 2).float()
         if x.shape[-2:] != (side, side):
             x = F.interpolate(x, size=(side, side), mode="bilinear", antialias=True,
                               align_corners=False)
-        mean = torch.tensor(self.mean).view(1, 3, 1, 1)
         std = torch.tensor(self.std).view(1, 3, 1, 1)
-        return (x - mean) / std
+        scale = 1.0 / (255.0 * std)
+        offset = -torch.tensor(self.mean).view(1, 3, 1, 1) / std
+        return x.mul_(scale).add_(offset)  # (x / 255 - mean) / std in two in-place passes
 
 
 def packaged_lite0_weights_path() -> Path:
