@@ -203,10 +203,8 @@ def test_cancel_stops_extraction_and_keeps_stored_features(workspace_widgets, qt
     before = project.read_features("im")
     data.method.setCurrentText("im")
     qtbot.mouseClick(data.extract_button, Qt.LeftButton)
-    worker = data.worker
     qtbot.mouseClick(data.cancel_button, Qt.LeftButton)
-    with qtbot.waitSignal(worker.finished, timeout=120000):
-        pass
+    qtbot.waitUntil(lambda: not data.busy, timeout=120000)
     assert data.status.text() == "cancelled"
     np.testing.assert_array_equal(project.read_features("im"), before)
     assert not data.busy
