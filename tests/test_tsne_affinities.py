@@ -5,6 +5,7 @@ import pytest
 
 from napari_tsne_label.errors import UserInputError
 from napari_tsne_label.tsne.affinities import (
+    EXACT_PCA_MAX_DIM,
     _conditional_probabilities,
     compute_affinities,
     nearest_neighbours,
@@ -93,3 +94,14 @@ def test_duplicates_and_constant_features_work():
     np.testing.assert_allclose(P[10, 11:20], P[10, 11])
     identical = compute_affinities(np.ones((30, 4)), perplexity=5).dense()
     assert np.isfinite(identical).all() and identical.sum() == pytest.approx(1.0)
+
+
+def test_randomized_pca_of_wide_features_matches_svd_projection_up_to_sign():
+    rng = np.random.default_rng(3)
+    n, d = 200, EXACT_PCA_MAX_DIM + 100
+    latent = rng.normal(size=(n, 5)) * np.array([50.0, 40.0, 30.0, 20.0, 10.0])
+    X = latent @ rng.normal(size=(5, d)) + rng.normal(scale=0.1, size=(n, d))
+    projected = pca(X, 3)
+    centred = X - X.mean(0)
+    u, s, _ = np.linalg.svd(centred, full_matrices=False)
+    np.testing.assert_allclose(np.abs(projected), np.abs(u[:, :3] * s[:3]), rtol=1e-6, atol=1e-6)
