@@ -13,36 +13,35 @@ from collections.abc import Sequence
 
 from napari_tsne_label.errors import UserInputError
 
-COMMAND_MODULES = (
-    "napari_tsne_label.cli.project_commands",
-    "napari_tsne_label.cli.extract_command",
-    "napari_tsne_label.cli.embed_command",
-    "napari_tsne_label.cli.emulate_command",
-    "napari_tsne_label.cli.demo_command",
-)
+COMMAND_MODULES = {
+    "import": "napari_tsne_label.cli.project_commands",
+    "info": "napari_tsne_label.cli.project_commands",
+    "export": "napari_tsne_label.cli.project_commands",
+    "extract": "napari_tsne_label.cli.extract_command",
+    "embed": "napari_tsne_label.cli.embed_command",
+    "emulate": "napari_tsne_label.cli.emulate_command",
+    "demo": "napari_tsne_label.cli.demo_command",
+}
+"""Which module registers each sub-command; only the one asked for is imported (torch is slow)."""
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The argument parser with every registered sub-command."""
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The argument parser with ``command``'s module registered, or every module's if None."""
     parser = argparse.ArgumentParser(
         prog="napari-tsne-label",
         description="Label microscopy image sets in tens of actions with semi-supervised t-SNE.",
     )
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    for name in COMMAND_MODULES:
-        try:
-            module = importlib.import_module(name)
-        except ModuleNotFoundError as err:
-            if err.name != name:
-                raise
-            continue
-        module.register(subparsers)
+    wanted = [COMMAND_MODULES[command]] if command in COMMAND_MODULES else COMMAND_MODULES.values()
+    for name in dict.fromkeys(wanted):
+        importlib.import_module(name).register(subparsers)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point: parse ``argv``, run the command, return the exit status."""
-    args = build_parser().parse_args(argv)
+    argv = sys.argv[1:] if argv is None else list(argv)
+    args = build_parser(argv[0] if argv else None).parse_args(argv)
     try:
         status = args.func(args)
     except UserInputError as err:
