@@ -103,6 +103,11 @@ class ProtocolResult:
     emulations: dict[tuple[str, int], EmulationResult]
     settings: ProtocolSettings
 
+    def curve(self, method: str, strategy: str, fold: int) -> tuple[np.ndarray, np.ndarray]:
+        """Actions and accuracies, each (n_points,), of one strategy's curve on one fold."""
+        points = [p for p in self.curves if (p.method, p.strategy, p.fold) == (method, strategy, fold)]
+        return np.array([p.actions for p in points]), np.array([p.accuracy for p in points])
+
 
 def stratified_folds(truth: np.ndarray, n_folds: int, seed: int) -> np.ndarray:
     """Fold index in ``[0, n_folds)`` of every sample, shape (N,): each class is shuffled
@@ -363,19 +368,8 @@ def summarize(result: ProtocolResult) -> list[dict]:
         for strategy in result.settings.strategies:
             per_fold = []
             for fold in range(result.settings.n_folds):
-                points = [
-                    p
-                    for p in result.curves
-                    if (p.method, p.strategy, p.fold) == (method, strategy, fold)
-                ]
                 target = result.settings.target_fraction * result.full_accuracy[method, fold]
-                per_fold.append(
-                    actions_to_reach(
-                        np.array([p.actions for p in points]),
-                        np.array([p.accuracy for p in points]),
-                        target,
-                    )
-                )
+                per_fold.append(actions_to_reach(*result.curve(method, strategy, fold), target))
             values = np.array(per_fold)
             reached = values[~np.isnan(values)]
             rows.append(

@@ -182,19 +182,9 @@ def mean_curves(result: ProtocolResult, method: str, grid: np.ndarray) -> dict[s
     for strategy in result.settings.strategies:
         per_fold = []
         for fold in range(result.settings.n_folds):
-            points = [
-                p
-                for p in result.curves
-                if (p.method, p.strategy, p.fold) == (method, strategy, fold)
-            ]
-            if points:
-                per_fold.append(
-                    curve_on_grid(
-                        np.array([p.actions for p in points]),
-                        np.array([p.accuracy for p in points]),
-                        grid,
-                    )
-                )
+            actions, accuracy = result.curve(method, strategy, fold)
+            if actions.size:
+                per_fold.append(curve_on_grid(actions, accuracy, grid))
         if per_fold:
             stacked = np.array(per_fold)
             with np.errstate(invalid="ignore"):
