@@ -9,7 +9,9 @@ from __future__ import annotations
 import argparse
 import importlib
 import sys
+import warnings
 from collections.abc import Sequence
+from typing import NoReturn
 
 from napari_tsne_label.errors import UserInputError
 
@@ -25,9 +27,21 @@ COMMAND_MODULES = {
 """Which module registers each sub-command; only the one asked for is imported (torch is slow)."""
 
 
+class OneLineErrorParser(argparse.ArgumentParser):
+    """An argument parser whose usage errors are one line (with a pointer to --help), exit 2."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+def _one_line_warning(message: Warning | str, category: type[Warning], *args: object, **kwargs: object) -> str:
+    """Warnings as ``napari-tsne-label: warning: MESSAGE`` lines, without source paths."""
+    return f"napari-tsne-label: warning: {message}\n"
+
+
 def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     """The argument parser with ``command``'s module registered, or every module's if None."""
-    parser = argparse.ArgumentParser(
+    parser = OneLineErrorParser(
         prog="napari-tsne-label",
         description="Label microscopy image sets in tens of actions with semi-supervised t-SNE.",
     )
@@ -40,6 +54,7 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point: parse ``argv``, run the command, return the exit status."""
+    warnings.formatwarning = _one_line_warning
     argv = sys.argv[1:] if argv is None else list(argv)
     args = build_parser(argv[0] if argv else None).parse_args(argv)
     try:

@@ -14,7 +14,7 @@ from typing import Any
 DEMO_METHODS = ("im", "tf", "tr", "rn", "pre", "pix")
 NO_DISPLAY = (
     "napari-tsne-label demo: no display found (neither DISPLAY nor WAYLAND_DISPLAY is set); "
-    "use the headless commands instead: napari-tsne-label import/extract/embed/emulate --help"
+    "use the headless commands instead: napari-tsne-label import/info/extract/embed/emulate/export --help"
 )
 
 

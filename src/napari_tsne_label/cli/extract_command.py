@@ -23,7 +23,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description="Extract and store a project's features; equal settings reuse stored ones.",
     )
     parser.add_argument("--project", required=True, help="project directory (*.ntl.zarr)")
-    parser.add_argument("--method", required=True, choices=METHODS, help="extraction method")
+    parser.add_argument("--method", required=True, choices=METHODS,
+                        help="pix: pixels; pre: normalised pixels; rn: random CNN + Exemplar layer; "
+                        "im: ImageNet CNN; tf: Transfer-Frozen (Exemplar layer on the frozen CNN); "
+                        "tr: Transfer (CNN trained too)")
     parser.add_argument("--backbone", default=DEFAULT_BACKBONE, help="timm model name")
     parser.add_argument("--weights", help="local checkpoint file for the backbone")
     parser.add_argument("--download", action="store_true",
