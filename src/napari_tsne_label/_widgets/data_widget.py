@@ -20,9 +20,8 @@ from qtpy.QtWidgets import (
 )
 
 from napari_tsne_label._widgets.qt_helpers import (
-    forward_progress,
     on_click,
-    prepare_torch_training,
+    progress_worker,
     reports_user_errors,
 )
 from napari_tsne_label._widgets.workspace import Workspace
@@ -164,16 +163,16 @@ class DataFeaturesWidget(QWidget):
         """Drain a progress generator in a thread worker with a progress bar and Cancel."""
         if self.busy:
             raise UserInputError("wait for the running job to finish or cancel it")
-        from napari.qt.threading import create_worker
         from napari.utils import progress
 
-        prepare_torch_training()
-        worker = create_worker(forward_progress, generator, _start_thread=False)
+        worker = progress_worker(
+            generator,
+            yielded=self._on_progress,
+            returned=reports_user_errors(on_result),
+            errored=self._on_error,
+            finished=self._on_finished,
+        )
         self._napari_progress = progress(total=0, desc=description)
-        worker.yielded.connect(self._on_progress)
-        worker.returned.connect(reports_user_errors(on_result))
-        worker.errored.connect(self._on_error)
-        worker.finished.connect(self._on_finished)
         self.worker = worker
         self.status.setText(description)
         self.cancel_button.setEnabled(True)

@@ -30,9 +30,8 @@ from qtpy.QtWidgets import (
 )
 
 from napari_tsne_label._widgets.qt_helpers import (
-    forward_progress,
     on_click,
-    prepare_torch_training,
+    progress_worker,
     spin,
 )
 from napari_tsne_label._widgets.workspace import Workspace, display_positions, label_colors
@@ -161,14 +160,13 @@ class EmulationWidget(QWidget):
         self.result = None
         self.table.setText("")
         self._draw_curves()
-        from napari.qt.threading import create_worker
-
-        prepare_torch_training()
-        worker = create_worker(forward_progress, generator, _start_thread=False)
-        worker.yielded.connect(self._on_progress)
-        worker.returned.connect(self._on_result)
-        worker.errored.connect(lambda err: self.status.setText(f"error: {err}"))
-        worker.finished.connect(self._on_finished)
+        worker = progress_worker(
+            generator,
+            yielded=self._on_progress,
+            returned=self._on_result,
+            errored=lambda err: self.status.setText(f"error: {err}"),
+            finished=self._on_finished,
+        )
         self.worker = worker
         self.run_button.setEnabled(False)
         self.cancel_button.setEnabled(True)

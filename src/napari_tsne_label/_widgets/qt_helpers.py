@@ -69,3 +69,21 @@ def _mesa_llvm_loaded() -> bool:
 def forward_progress(generator: Any):
     """Worker body: yield every progress report of ``generator`` and return its result."""
     return (yield from generator)
+
+
+def progress_worker(
+    generator: Any, *, yielded: Callable, returned: Callable, errored: Callable, finished: Callable
+) -> Any:
+    """An unstarted napari thread worker draining ``generator``, its signals connected.
+
+    Torch training is prepared first, since the job may train a network off the GUI thread.
+    """
+    from napari.qt.threading import create_worker
+
+    prepare_torch_training()
+    worker = create_worker(forward_progress, generator, _start_thread=False)
+    worker.yielded.connect(yielded)
+    worker.returned.connect(returned)
+    worker.errored.connect(errored)
+    worker.finished.connect(finished)
+    return worker
