@@ -52,7 +52,9 @@ def drain_with_tqdm(gen: ProgressGenerator[T], disable: bool = False) -> T:
             for old in bars.values():
                 old.close()
             bars.clear()
-            bar = bars[report.stage] = tqdm(total=report.total, desc=report.stage, disable=disable)
+            bar = bars[report.stage] = tqdm(
+                total=report.total, initial=report.done, desc=report.stage, disable=disable
+            )  # the first report comes after its work: counting it from zero inflates the rate
         bar.total = report.total
         bar.n = report.done
         if report.message:
