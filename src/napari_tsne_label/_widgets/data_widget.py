@@ -20,6 +20,7 @@ from qtpy.QtWidgets import (
 )
 
 from napari_tsne_label._widgets.qt_helpers import (
+    ProgressJobMixin,
     on_click,
     progress_worker,
     reports_user_errors,
@@ -31,7 +32,7 @@ from napari_tsne_label.features.extraction import METHODS
 from napari_tsne_label.progress import Progress
 
 
-class DataFeaturesWidget(QWidget):
+class DataFeaturesWidget(ProgressJobMixin, QWidget):
     """Open or import data into a project and run a feature extraction with progress and Cancel."""
 
     def __init__(self, napari_viewer: Any):
@@ -179,19 +180,10 @@ class DataFeaturesWidget(QWidget):
         self._set_enabled(False)
         worker.start()
 
-    def cancel(self) -> None:
-        """Stop the running job after its current step; nothing stored before is lost."""
-        if self.worker is not None:
-            self.worker.quit()
-            self._cancelling = True
-            self.status.setText("cancelling…")
-
     def _on_progress(self, report: Progress) -> None:
-        if self._cancelling:
+        text = f"{report.stage} {report.done}/{report.total} {report.message}".strip()
+        if not self._show_progress(report, text):
             return
-        self.progress.setMaximum(max(report.total, 1))
-        self.progress.setValue(report.done)
-        self.status.setText(f"{report.stage} {report.done}/{report.total} {report.message}".strip())
         bar = self._napari_progress
         if bar is not None:
             bar.total = report.total

@@ -30,6 +30,7 @@ from qtpy.QtWidgets import (
 )
 
 from napari_tsne_label._widgets.qt_helpers import (
+    ProgressJobMixin,
     on_click,
     progress_worker,
     spin,
@@ -53,7 +54,7 @@ LINE_STYLES = ("-", "--", ":", "-.")
 STRATEGY_COLORS = dict(zip(ALL_STRATEGIES, ("C3", "C0", "C1", "C2", "C4")))
 
 
-class EmulationWidget(QWidget):
+class EmulationWidget(ProgressJobMixin, QWidget):
     """Run the emulation protocol on the open project, animate it and plot its curves live."""
 
     def __init__(self, napari_viewer: Any):
@@ -172,21 +173,11 @@ class EmulationWidget(QWidget):
         self.cancel_button.setEnabled(True)
         worker.start()
 
-    def cancel(self) -> None:
-        """Stop the emulation after its current step."""
-        if self.worker is not None:
-            self.worker.quit()
-            self._cancelling = True
-            self.status.setText("cancelling…")
-
     # ------------------------------------------------------------------ live views
 
     def _on_progress(self, report: ProtocolProgress) -> None:
-        if self._cancelling:
+        if not self._show_progress(report, f"{report.stage} {report.message}".strip()):
             return
-        self.progress.setMaximum(max(report.total, 1))
-        self.progress.setValue(report.done)
-        self.status.setText(f"{report.stage} {report.message}".strip())
         if report.point is not None:
             p = report.point
             self.curves.setdefault((p.method, p.strategy, p.fold), []).append(

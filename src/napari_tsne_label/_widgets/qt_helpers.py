@@ -87,3 +87,27 @@ def progress_worker(
     worker.errored.connect(errored)
     worker.finished.connect(finished)
     return worker
+
+
+class ProgressJobMixin:
+    """Cancel and progress display for a dock that drains a progress generator in a worker.
+
+    The dock provides ``worker`` (or None), ``_cancelling``, ``status`` (a QLabel) and
+    ``progress`` (a QProgressBar).
+    """
+
+    def cancel(self) -> None:
+        """Stop the running job after its current step; nothing stored before is lost."""
+        if self.worker is not None:
+            self.worker.quit()
+            self._cancelling = True
+            self.status.setText("cancelling…")
+
+    def _show_progress(self, report: Any, text: str) -> bool:
+        """Show ``report`` on the bar and ``text`` on the status line; False while cancelling."""
+        if self._cancelling:
+            return False
+        self.progress.setMaximum(max(report.total, 1))
+        self.progress.setValue(report.done)
+        self.status.setText(text)
+        return True
