@@ -186,8 +186,7 @@ def test_extract_runs_in_a_worker_and_offers_the_new_features(workspace_widgets,
     data.method.setCurrentText("pix")
     qtbot.mouseClick(data.extract_button, Qt.LeftButton)
     assert data.busy and not data.extract_button.isEnabled()
-    with qtbot.waitSignal(data.worker.finished, timeout=60000):
-        pass
+    qtbot.waitUntil(lambda: not data.busy, timeout=60000)
     project = Workspace.of(viewer).project
     assert project.features["pix"] == (N_SAMPLES, 3 * 32 * 32)
     assert data.features_label.text() == "im 100×16, pix 100×3072"
